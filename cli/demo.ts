@@ -1,0 +1,3 @@
+export async function runDemo(_io: unknown): Promise<number> {
+  return 0;
+}

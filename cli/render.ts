@@ -1,0 +1,119 @@
+import type { ChangeReport, RunReport, SourceReport, TargetReport } from '../lib/engine/report';
+
+/** Renders a RunReport like a Terraform plan: one block per target, one line per change. */
+
+const SYMBOL: Record<ChangeReport['action'], string> = {
+  add: '+',
+  create: '+',
+  update: '~',
+  adopt: '~',
+  remove: '-',
+  delete: '-',
+};
+
+function changeLine(c: ChangeReport): string {
+  const subject = c.subject ? `${c.subject} ` : '';
+  let text: string;
+  switch (c.action) {
+    case 'add':
+      text = `add ${c.after}`;
+      break;
+    case 'remove':
+      text = `remove ${c.before}`;
+      break;
+    case 'create':
+      text = c.subject ? `create ${subject}${c.after}` : `create ${c.note ?? ''} with ${c.after}`;
+      break;
+    case 'delete':
+      text = `delete ${subject}${c.before}`;
+      break;
+    case 'update':
+      text = `update ${subject}${c.before} → ${c.after}`;
+      break;
+    case 'adopt':
+      text = c.subject ? `adopt ${subject}${c.before}` : `adopt ${c.note ?? ''}`;
+      break;
+  }
+  const note = c.note && c.action !== 'create' && !(c.action === 'adopt' && !c.subject) ? ` (${c.note})` : '';
+  const result = c.result === 'failed' ? '  [failed]' : '';
+  return `${SYMBOL[c.action]} ${text}${note}${result}`;
+}
+
+function sourceLine(s: SourceReport): string {
+  if (s.status === 'unavailable') return `  ${s.name}: unavailable — ${s.error}`;
+  const parts = [`${s.name}: ${s.provisioningState}`, s.sku];
+  const a = s.addresses;
+  if (a?.inbound.length) parts.push(`inbound ${a.inbound.join(', ')}`);
+  if (a?.outbound.length && a.outbound.join() !== a.inbound.join())
+    parts.push(`outbound ${a.outbound.join(', ')}`);
+  if (a?.private.length) parts.push(`private ${a.private.join(', ')}`);
+  return `  ${parts.filter(Boolean).join(' · ')}`;
+}
+
+function targetBlock(t: TargetReport, now: Date): string[] {
+  const lines = [`  # ${t.name} (${t.type}) ${t.resource}`];
+  const indent = '      ';
+  if (t.block) {
+    lines.push(`${indent}! blocked: ${t.block.reason}${t.heldBySource ? ` (source ${t.source})` : ''}`);
+    lines.push(`${indent}  ${t.block.detail}`);
+  } else if (t.status === 'failed' || t.status === 'skipped') {
+    if (t.status === 'failed') for (const c of t.changes) lines.push(`${indent}${changeLine(c)}`);
+    lines.push(`${indent}✗ ${t.status === 'failed' ? 'failed' : 'skipped'}: ${t.error}`);
+    if (t.hint) lines.push(`${indent}  hint: ${t.hint}`);
+  } else if (t.changes.length === 0) {
+    lines.push(`${indent}= in sync`);
+  } else {
+    for (const c of t.changes) lines.push(`${indent}${changeLine(c)}`);
+  }
+  for (const d of t.deferred) {
+    const left = Math.max(0, Date.parse(d.retiresAt) - now.getTime());
+    lines.push(
+      `${indent}… keeps ${d.entry} until ${d.retiresAt} (retireAfter; ${Math.ceil(left / 60_000)} min left)`,
+    );
+  }
+  return lines;
+}
+
+function summary(report: RunReport): string {
+  const changes = report.targets.flatMap((t) => t.changes);
+  const count = (...actions: ChangeReport['action'][]) =>
+    changes.filter((c) => actions.includes(c.action)).length;
+  const blocked = report.counts.guards;
+  const failed = report.counts.errors;
+  const tail = [blocked && `${blocked} blocked`, failed && `${failed} failed`].filter(Boolean).join(', ');
+  if (report.dryRun || report.mode === 'observe') {
+    const head =
+      changes.length === 0
+        ? 'No changes. Everything is in sync.'
+        : `Plan: ${count('add', 'create')} to add, ${count('update', 'adopt')} to change, ${count('remove', 'delete')} to remove.`;
+    const mode = report.mode === 'observe' && !report.dryRun ? ' (observe mode: nothing written)' : '';
+    return `${head}${mode}${tail ? ` ${tail}.` : ''}`;
+  }
+  const applied = report.counts.changesApplied;
+  const head =
+    applied === 0 && changes.length === 0
+      ? 'No changes. Everything is in sync.'
+      : `Apply complete: ${applied} changed.`;
+  return `${head}${tail ? ` ${tail}.` : ''}`;
+}
+
+export function renderReport(report: RunReport): string {
+  const now = new Date(report.finishedAt);
+  const lines: string[] = [];
+  if (report.sources.length > 0) {
+    lines.push('Sources');
+    for (const s of report.sources) {
+      lines.push(sourceLine(s));
+      if (s.block) lines.push(`      ! blocked: ${s.block.reason} — ${s.block.detail}`);
+    }
+    lines.push('');
+  }
+  if (report.targets.length > 0) {
+    lines.push('Targets');
+    for (const t of report.targets) lines.push(...targetBlock(t, now));
+    lines.push('');
+  }
+  if (report.error) lines.push(`✗ ${report.error}`);
+  lines.push(summary(report));
+  return lines.join('\n');
+}

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { configSchema, TARGET_TYPES, type Config } from './schema';
+import { SETTINGS } from './settings';
+
+/** A configuration that cannot be used, with every problem listed by JSON path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: string[],
+    readonly origin: string,
+  ) {
+    super(`invalid configuration (${origin}):\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** `targets[2].zoneId` from `['targets', 2, 'zoneId']`. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(String(key))) out += out ? `.${String(key)}` : String(key);
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || '(document)';
+}
+
+function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
+  const at = (path: readonly PropertyKey[]) => jsonPath(path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `${at([...issue.path, key])}: unknown key`);
+    case 'invalid_union': {
+      if (issue.path[0] === 'targets' && issue.path.at(-1) === 'type') {
+        const type = valueAt(input, issue.path);
+        const expected = `one of ${TARGET_TYPES.join(', ')}`;
+        if (type === undefined) return [`${at(issue.path)}: required; ${expected}`];
+        return [`${at(issue.path)}: unknown target type ${JSON.stringify(type)}; ${expected}`];
+      }
+      return [`${at(issue.path)}: ${issue.message}`];
+    }
+    case 'invalid_type':
+      if (valueAt(input, issue.path) === undefined) return [`${at(issue.path)}: required`];
+      return [`${at(issue.path)}: expected ${issue.expected}`];
+    default:
+      return [`${at(issue.path)}: ${issue.message}`];
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (Array.isArray(value) && typeof key === 'number') value = value[key];
+    else if (isRecord(value)) value = value[String(key)];
+    else return undefined;
+  }
+  return value;
+}
+
+/** Checks across keys, run on the raw document so they are reported beside every other problem. */
+function crossReferences(input: unknown): string[] {
+  if (!isRecord(input) || !Array.isArray(input.targets)) return [];
+  const sources = isRecord(input.sources) ? Object.keys(input.sources) : [];
+  const problems: string[] = [];
+  const names = new Set<unknown>();
+  input.targets.forEach((t: unknown, i) => {
+    if (!isRecord(t)) return;
+    if (typeof t.source === 'string' && !sources.includes(t.source)) {
+      problems.push(
+        `targets[${i}].source: unknown source ${JSON.stringify(t.source)}; defined: ${sources.join(', ') || 'none'}`,
+      );
+    }
+    if (t.name !== undefined && names.has(t.name)) {
+      problems.push(`targets[${i}].name: duplicate target name ${JSON.stringify(t.name)}`);
+    }
+    names.add(t.name);
+    if (t.type === 'azure.nsgRule' && isRecord(t.create)) {
+      const managed = t.field === 'destination' ? 'destinationAddressPrefix' : 'sourceAddressPrefix';
+      if (t.create[managed] !== undefined) {
+        problems.push(
+          `targets[${i}].create.${managed}: the reconciler manages these addresses; remove this key`,
+        );
+      }
+    }
+  });
+  return problems;
+}
+
+/** Validates a parsed document; throws ConfigError listing every problem. */
+export function parseConfig(input: unknown, origin = 'config'): Config {
+  const result = configSchema.safeParse(input);
+  const problems = [
+    ...(result.success ? [] : result.error.issues.flatMap((issue) => describe(issue, input))),
+    ...crossReferences(input),
+  ];
+  if (problems.length > 0 || !result.success) throw new ConfigError([...new Set(problems)], origin);
+  return result.data;
+}
+
+/** Parses JSON text then validates it. */
+export function parseConfigText(text: string, origin: string): Config {
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`(document): not valid JSON: ${(error as Error).message}`], origin);
+  }
+  return parseConfig(input, origin);
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : (error as Error).message;
+    throw new ConfigError([`(document): cannot read ${file}: ${why}`], file);
+  }
+  return parseConfigText(text, file);
+}
+
+/**
+ * The Functions app's configuration: the app setting RECONCILER_CONFIG (inline JSON) or else the file named
+ * by RECONCILER_CONFIG_FILE (default reconciler.config.json in `baseDir`, the folder of host.json).
+ */
+export function loadConfigFromEnvironment(env: NodeJS.ProcessEnv, baseDir: string): Config {
+  const inline = env[SETTINGS.config];
+  if (inline !== undefined && inline.trim() !== '') return parseConfigText(inline, SETTINGS.config);
+  const file = env[SETTINGS.configFile] || 'reconciler.config.json';
+  return loadConfigFile(file.startsWith('/') ? file : `${baseDir}/${file}`);
+}

@@ -1,0 +1,154 @@
+import { formatDuration } from '../config/duration';
+import { cidrText, entryKey, type Prefix } from '../net/addresses';
+import type { TargetState } from '../state/store';
+import {
+  OWNER_MARK,
+  type Deferred,
+  type PlanContext,
+  type PlannedChange,
+  type TargetPlan,
+} from '../targets/target';
+
+/**
+ * The shared diff of every allowlist target (NSG rule, IP Group, firewall rule...): a pure function from
+ * desired addresses, the list as it stands, and what the reconciler owns, to the list it should write.
+ */
+
+export interface AllowlistActual {
+  /** The rule or group exists (a missing NSG rule can be created). */
+  exists: boolean;
+  /** It carries the ownership mark (description or tag). */
+  marked: boolean;
+  /** Its entries as written, in order. */
+  entries: string[];
+}
+
+export interface AllowlistOptions {
+  adopt: boolean;
+  /** How to name the container in messages: `rule allow-apim`, `IP group apim-egress`. */
+  label: string;
+  /** Where the mark goes: `description`, `tag`. */
+  markPlace: string;
+  targetName: string;
+}
+
+export interface AllowlistWrite {
+  create: boolean;
+  /** Write the ownership mark (creating or adopting). */
+  mark: boolean;
+  entries: string[];
+}
+
+/** Owned keys that are still present, and which of them have left the source: removable now or later. */
+function retirement(
+  ownedPresent: Set<string>,
+  desiredKeys: Set<string>,
+  context: PlanContext,
+): { due: Map<string, string>; departed: Record<string, string>; deferred: Map<string, string> } {
+  const departed: Record<string, string> = {};
+  const due = new Map<string, string>();
+  const deferred = new Map<string, string>();
+  const now = context.now.getTime();
+  for (const key of ownedPresent) {
+    if (desiredKeys.has(key)) continue;
+    const since = context.state?.departed[key] ?? context.now.toISOString();
+    departed[key] = since;
+    const retiresAt = Date.parse(since) + context.retireAfterMs;
+    if (retiresAt <= now) due.set(key, since);
+    else deferred.set(key, new Date(retiresAt).toISOString());
+  }
+  return { due, departed, deferred };
+}
+
+export function planAllowlist(
+  actual: AllowlistActual,
+  context: PlanContext,
+  options: AllowlistOptions,
+  resource: string,
+): TargetPlan<AllowlistWrite> {
+  const desiredKeys = new Set(context.desired.map((p) => p.key));
+  const sameResource = context.state?.resource === resource;
+  const state = sameResource ? context.state : undefined;
+  const stateFor = (next: Omit<TargetState, 'resource'>): TargetState => ({ resource, ...next });
+
+  if (!actual.exists) {
+    const entries = context.desired.map(cidrText);
+    return {
+      changes: [{ action: 'create', before: '', after: entries.join(', '), note: options.label }],
+      additions: context.desired,
+      removals: 0,
+      deferred: [],
+      nextState: stateFor({ owned: context.desired.map((p) => p.key), departed: {} }),
+      phase: 'allowlist-add',
+      write: { create: true, mark: true, entries },
+    };
+  }
+
+  const present = new Map<string, string[]>();
+  for (const entry of actual.entries) {
+    const key = entryKey(entry);
+    present.set(key, [...(present.get(key) ?? []), entry]);
+  }
+
+  if (!actual.marked && !options.adopt) {
+    return {
+      changes: [],
+      additions: [],
+      removals: 0,
+      blocked: {
+        reason: 'NotOwned',
+        detail:
+          `${options.label} exists without the mark "${OWNER_MARK}" in its ${options.markPlace}; ` +
+          `set "adopt": true on target ${options.targetName} to take it over (entries other than the ` +
+          `source's addresses stay untouched), or add the mark yourself`,
+      },
+      deferred: [],
+      nextState: stateFor({ owned: [], departed: {} }),
+      phase: 'allowlist-add',
+    };
+  }
+
+  const adopting = !actual.marked;
+  const ownedBefore = adopting
+    ? [...present.keys()].filter((k) => desiredKeys.has(k))
+    : (state?.owned ?? []).filter((k) => present.has(k));
+  const owned = new Set(ownedBefore);
+  const { due, departed, deferred } = retirement(owned, desiredKeys, { ...context, state });
+
+  const additions: Prefix[] = context.desired.filter((p) => !present.has(p.key));
+  const changes: PlannedChange[] = [];
+  if (adopting) {
+    changes.push({
+      action: 'adopt',
+      before: '',
+      after: OWNER_MARK,
+      note: `${options.label}: takes over ${owned.size} matching ${owned.size === 1 ? 'entry' : 'entries'}`,
+    });
+  }
+  for (const p of additions) changes.push({ action: 'add', before: '', after: cidrText(p) });
+  let removals = 0;
+  for (const [key, since] of due) {
+    for (const entry of present.get(key) ?? []) {
+      removals++;
+      const ago = formatDuration(context.now.getTime() - Date.parse(since));
+      changes.push({ action: 'remove', before: entry, after: '', note: `left the source ${ago} ago` });
+    }
+  }
+
+  const entries = [...actual.entries.filter((e) => !due.has(entryKey(e))), ...additions.map(cidrText)];
+  const nextOwned = [...[...owned].filter((k) => !due.has(k)), ...additions.map((p) => p.key)];
+  for (const key of due.keys()) delete departed[key];
+  const deferredList: Deferred[] = [...deferred].flatMap(([key, retiresAt]) =>
+    (present.get(key) ?? []).map((entry) => ({ entry, retiresAt })),
+  );
+
+  return {
+    changes,
+    additions,
+    removals,
+    deferred: deferredList,
+    nextState: stateFor({ owned: nextOwned, departed }),
+    phase: additions.length > 0 || adopting ? 'allowlist-add' : 'allowlist-remove',
+    write: changes.length > 0 ? { create: false, mark: adopting, entries } : undefined,
+  };
+}

@@ -1,0 +1,380 @@
+import { randomUUID } from 'node:crypto';
+import { parseDuration } from '../config/duration';
+import { selectorOf, type Config, type TargetConfig, type TargetType } from '../config/schema';
+import { describeFailure, remoteFailure } from '../remote';
+import {
+  normalizeRegion,
+  select,
+  summarize,
+  type Observation,
+  type SourceReader,
+} from '../source/observation';
+import type { State, StateStore, TargetState } from '../state/store';
+import { recordRun } from '../telemetry/record';
+import type { Mode, Recorder, Trigger } from '../telemetry/events';
+import {
+  TargetError,
+  type ApplyOutcome,
+  type Block,
+  type PlanContext,
+  type TargetDriver,
+  type TargetPlan,
+} from '../targets/target';
+import type { Clock } from './clock';
+import { planBlock, sourceBlock } from './guards';
+import { inPhases } from './order';
+import { countRun, outcomeOf, type RunReport, type SourceReport, type TargetReport } from './report';
+
+/**
+ * One run (ARCHITECTURE): observe sources → for each target read, plan, guard → apply in make-before-break
+ * order → save state → record events → RunReport. Knows interfaces only.
+ */
+
+export type DriverRegistry = Record<TargetType, TargetDriver>;
+
+export interface EngineDependencies {
+  config: Config;
+  sources: SourceReader;
+  drivers: DriverRegistry;
+  store: StateStore;
+  recorder: Recorder;
+  clock: Clock;
+  mode: Mode;
+  newRunId?: () => string;
+}
+
+export interface ReconcileOptions {
+  trigger: Trigger;
+  /** Plan only: nothing is written to targets or state. */
+  dryRun?: boolean;
+  /** Lift the TooManyRemovals guard (never the others). */
+  force?: boolean;
+}
+
+interface Observed {
+  report: SourceReport;
+  observation?: Observation;
+}
+
+/** A target's progress through the run. */
+interface Work {
+  target: TargetConfig;
+  driver: TargetDriver;
+  report: TargetReport;
+  actual?: unknown;
+  plan?: TargetPlan;
+  context?: PlanContext;
+  retried?: boolean;
+}
+
+export async function reconcile(deps: EngineDependencies, options: ReconcileOptions): Promise<RunReport> {
+  const runId = (deps.newRunId ?? randomUUID)();
+  const started = deps.clock.now();
+  const dryRun = options.dryRun === true;
+  const writes = !dryRun && deps.mode === 'enforce';
+  const finish = (sources: SourceReport[], targets: TargetReport[], error?: string): RunReport => {
+    const finished = deps.clock.now();
+    const counts = countRun(sources, targets);
+    return {
+      runId,
+      trigger: options.trigger,
+      mode: deps.mode,
+      dryRun,
+      force: options.force === true,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      outcome: outcomeOf(counts, targets, error),
+      sources,
+      targets,
+      counts,
+      error,
+    };
+  };
+
+  let loaded: { value: State; version: string | undefined };
+  try {
+    loaded = await deps.store.load();
+  } catch (error) {
+    const report = finish(
+      [],
+      [],
+      `cannot read the state at ${deps.store.location}: ${(error as Error).message}`,
+    );
+    recordRun(deps.recorder, report);
+    return report;
+  }
+  const state = loaded.value;
+
+  const observed = await observeSources(deps);
+  const works = deps.config.targets.map((target) => newWork(target, deps.drivers));
+  const context = (work: Work, observation: Observation): PlanContext => ({
+    desired: select(observation, selectorOf(work.target), work.target.regions),
+    observation,
+    state: state.targets[work.target.name],
+    now: deps.clock.now(),
+    safety: deps.config.safety,
+    retireAfterMs: parseDuration(deps.config.safety.retireAfter) ?? 3_600_000,
+  });
+  const prepare = async (work: Work): Promise<void> => {
+    const source = observed.get(work.target.source)!;
+    if (!source.observation || source.report.block) {
+      work.report.status = 'blocked';
+      work.report.block = source.report.block;
+      work.report.heldBySource = true;
+      return;
+    }
+    work.context = context(work, source.observation);
+    if (work.context.desired.length === 0) {
+      work.report.status = 'blocked';
+      work.report.block = emptySourceBlock(work.target, source.observation);
+      return;
+    }
+    try {
+      work.actual = await work.driver.read(work.target);
+    } catch (error) {
+      fail(work, error);
+      return;
+    }
+    work.plan = work.driver.plan(work.target, work.actual, work.context);
+    work.report.deferred = work.plan.deferred;
+    const block = planBlock(work.plan, deps.config.safety, options.force === true);
+    if (block) {
+      work.report.status = 'blocked';
+      work.report.block = block;
+      return;
+    }
+    work.report.changes = work.plan.changes.map((c) => ({ ...c, result: 'planned' }));
+    work.report.status = work.plan.write ? 'planned' : 'in-sync';
+  };
+  await Promise.all(works.map(prepare));
+  holdSourcesWithFailedReads(works);
+
+  if (writes) {
+    const ready = works.filter((w) => w.report.status === 'planned' && w.plan?.write !== undefined);
+    for (const [, group] of inPhases(ready.map((w) => ({ work: w, phase: w.plan!.phase })))) {
+      await applyGroup(
+        group.map((g) => g.work),
+        prepare,
+      );
+    }
+  }
+
+  const sourceReports = [...observed.values()].map((o) => o.report);
+  const report = finish(
+    sourceReports,
+    works.map((w) => w.report),
+  );
+  if (!dryRun) {
+    const saveError = await saveState(deps, loaded, works, observed, report, writes);
+    if (saveError) {
+      report.error = saveError;
+      report.outcome = 'failed';
+    }
+  }
+  recordRun(deps.recorder, report);
+  return report;
+}
+
+function newWork(target: TargetConfig, drivers: DriverRegistry): Work {
+  const driver = drivers[target.type];
+  return {
+    target,
+    driver,
+    report: {
+      name: target.name,
+      type: target.type,
+      source: target.source,
+      resource: driver.resource(target),
+      status: 'in-sync',
+      changes: [],
+      deferred: [],
+    },
+  };
+}
+
+async function observeSources(deps: EngineDependencies): Promise<Map<string, Observed>> {
+  const used = [...new Set(deps.config.targets.map((t) => t.source))];
+  const entries = await Promise.all(
+    used.map(async (name): Promise<[string, Observed]> => {
+      const resourceId = deps.config.sources[name]!.resourceId;
+      try {
+        const observation = await deps.sources.observe(name, resourceId);
+        const block = sourceBlock(observation);
+        return [
+          name,
+          {
+            observation,
+            report: {
+              name,
+              resourceId,
+              status: block ? 'blocked' : 'observed',
+              provisioningState: observation.provisioningState,
+              sku: observation.sku,
+              gatewayHost: observation.gatewayHost,
+              addresses: summarize(observation),
+              regions: observation.regions.map(({ location, inbound, outbound, private: priv }) => ({
+                location,
+                inbound,
+                outbound,
+                private: priv,
+              })),
+              block,
+            },
+          },
+        ];
+      } catch (error) {
+        const failure = describeFailure(remoteFailure(error));
+        return [
+          name,
+          {
+            report: {
+              name,
+              resourceId,
+              status: 'unavailable',
+              error: failure,
+              block: {
+                reason: 'SourceUnavailable',
+                detail: `cannot read ${resourceId}: ${failure}; no target of source ${name} changes`,
+              },
+            },
+          },
+        ];
+      }
+    }),
+  );
+  return new Map(entries);
+}
+
+function emptySourceBlock(target: TargetConfig, observation: Observation): Block {
+  const selector = selectorOf(target);
+  const where = target.regions ? ` in ${target.regions.join(', ')}` : '';
+  const known = observation.regions.map((r) => r.location);
+  const unknownRegions = (target.regions ?? []).filter(
+    (r) => !known.some((k) => normalizeRegion(k) === normalizeRegion(r)),
+  );
+  const why =
+    /v2$/i.test(observation.sku) || observation.sku === 'Consumption'
+      ? ` (the ${observation.sku} tier publishes no dedicated IP addresses)`
+      : unknownRegions.length > 0
+        ? ` (the service has no region ${unknownRegions.join(', ')}; it runs in ${known.join(', ')})`
+        : '';
+  return {
+    reason: 'EmptySource',
+    detail: `${observation.serviceName} reports no ${selector} addresses${where}${why}; holding: an allowlist or DNS name is never emptied`,
+  };
+}
+
+function fail(work: Work, error: unknown): void {
+  work.report.status = 'failed';
+  if (error instanceof TargetError) {
+    work.report.error = error.message;
+    work.report.hint = error.hint;
+  } else {
+    work.report.error = describeFailure(remoteFailure(error));
+  }
+}
+
+/** A target that could not be read may hide a problem: no target of the same source writes this run. */
+function holdSourcesWithFailedReads(works: Work[]): void {
+  const failed = new Map<string, string>();
+  for (const w of works) if (w.report.status === 'failed') failed.set(w.target.source, w.target.name);
+  for (const w of works) {
+    const culprit = failed.get(w.target.source);
+    if (culprit && w.report.status === 'planned') {
+      w.report.status = 'skipped';
+      w.report.error = `not applied: target ${culprit} of the same source could not be read`;
+    }
+  }
+}
+
+async function applyGroup(group: Work[], prepare: (work: Work) => Promise<void>): Promise<void> {
+  const byType = new Map<string, Work[]>();
+  for (const w of group) byType.set(w.target.type, [...(byType.get(w.target.type) ?? []), w]);
+  await Promise.all(
+    [...byType.values()].map(async (works) => {
+      const driver = works[0]!.driver;
+      const outcomes = await driver.apply(
+        works.map((w) => ({ target: w.target, actual: w.actual, plan: w.plan! })),
+      );
+      await Promise.all(works.map((w, i) => settle(w, outcomes[i]!, prepare)));
+    }),
+  );
+}
+
+/** Records an apply outcome; a lost race is re-read, re-planned and re-applied once (PRODUCT §5 LostRace). */
+async function settle(
+  work: Work,
+  outcome: ApplyOutcome,
+  prepare: (work: Work) => Promise<void>,
+): Promise<void> {
+  if (outcome.status === 'applied') {
+    work.report.status = 'changed';
+    work.report.changes = work.report.changes.map((c) => ({ ...c, result: 'applied' }));
+    return;
+  }
+  if (outcome.status === 'failed') {
+    work.report.status = 'failed';
+    work.report.error = outcome.error;
+    work.report.changes = work.report.changes.map((c) => ({ ...c, result: 'failed' }));
+    return;
+  }
+  if (work.retried) {
+    work.report.status = 'blocked';
+    work.report.changes = [];
+    work.report.block = {
+      reason: 'LostRace',
+      detail: `the target changed between read and write twice (${outcome.error}); the next run tries again`,
+    };
+    return;
+  }
+  work.retried = true;
+  await prepare(work);
+  if (work.report.status !== 'planned' || !work.plan?.write) return;
+  await applyGroup([work], prepare);
+}
+
+async function saveState(
+  deps: EngineDependencies,
+  loaded: { value: State; version: string | undefined },
+  works: Work[],
+  observed: Map<string, Observed>,
+  report: RunReport,
+  writes: boolean,
+): Promise<string | undefined> {
+  const next: State = structuredClone(loaded.value);
+  if (writes) {
+    for (const w of works) {
+      if (w.plan && (w.report.status === 'changed' || w.report.status === 'in-sync')) {
+        next.targets[w.target.name] = w.plan.nextState satisfies TargetState;
+      }
+    }
+  }
+  for (const [name, o] of observed) {
+    if (!o.observation) continue;
+    next.sources[name] = {
+      observedAt: report.finishedAt,
+      provisioningState: o.observation.provisioningState,
+      sku: o.observation.sku,
+      addresses: summarize(o.observation),
+    };
+  }
+  next.lastRun = {
+    runId: report.runId,
+    trigger: report.trigger,
+    outcome: report.outcome,
+    dryRun: report.dryRun,
+    startedAt: report.startedAt,
+    finishedAt: report.finishedAt,
+    changesApplied: report.counts.changesApplied,
+    changesPlanned: report.counts.changesPlanned,
+    guards: report.counts.guards,
+    errors: report.counts.errors,
+  };
+  try {
+    await deps.store.save(next, loaded.version);
+    return undefined;
+  } catch (error) {
+    return `cannot save the state at ${deps.store.location}: ${(error as Error).message}`;
+  }
+}

@@ -1,0 +1,76 @@
+import type { RunOutcome, Trigger } from '../telemetry/events';
+
+/**
+ * What the reconciler remembers between runs (PRODUCT §5, §6): which entries it owns in each target,
+ * when each owned address left its source (for retireAfter), what each source looked like, and the last run.
+ */
+export interface TargetState {
+  /** The resource this state belongs to; a target pointed at another resource starts afresh. */
+  resource: string;
+  /** Canonical keys of the entries the reconciler added or adopted. */
+  owned: string[];
+  /** Canonical key → when the source stopped reporting it (ISO 8601). */
+  departed: Record<string, string>;
+}
+
+export interface SourceState {
+  observedAt: string;
+  provisioningState: string;
+  sku: string;
+  addresses: { inbound: string[]; outbound: string[]; private: string[] };
+}
+
+export interface LastRun {
+  runId: string;
+  trigger: Trigger;
+  outcome: RunOutcome;
+  dryRun: boolean;
+  startedAt: string;
+  finishedAt: string;
+  changesApplied: number;
+  changesPlanned: number;
+  guards: number;
+  errors: number;
+}
+
+export interface State {
+  version: 1;
+  targets: Record<string, TargetState>;
+  sources: Record<string, SourceState>;
+  lastRun?: LastRun;
+}
+
+export function emptyState(): State {
+  return { version: 1, targets: {}, sources: {} };
+}
+
+export interface Versioned<T> {
+  value: T;
+  /** Opaque version for a conditional save (an etag, a content hash); undefined when nothing was stored yet. */
+  version: string | undefined;
+}
+
+/** The state document changed since it was loaded: another run wrote it. */
+export class StateConflictError extends Error {
+  constructor(message = 'the state document was changed by another run since it was read') {
+    super(message);
+    this.name = 'StateConflictError';
+  }
+}
+
+export interface StateStore {
+  load(): Promise<Versioned<State>>;
+  /** Saves only if the stored version is still `version`; throws StateConflictError otherwise. */
+  save(state: State, version: string | undefined): Promise<string>;
+  /** Where the state lives, for messages. */
+  readonly location: string;
+}
+
+/** Checks a parsed document is a State; older or foreign documents are refused rather than guessed at. */
+export function parseState(input: unknown, location: string): State {
+  const doc = input as Partial<State> | null;
+  if (!doc || typeof doc !== 'object' || doc.version !== 1 || typeof doc.targets !== 'object') {
+    throw new Error(`${location} is not a state document of this reconciler (expected "version": 1)`);
+  }
+  return { version: 1, targets: doc.targets ?? {}, sources: doc.sources ?? {}, lastRun: doc.lastRun };
+}

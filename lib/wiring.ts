@@ -1,0 +1,133 @@
+import { ApiManagementClient } from '@azure/arm-apimanagement';
+import { NetworkManagementClient } from '@azure/arm-network';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import Cloudflare from 'cloudflare';
+import type { Config } from './config/schema';
+import { isLoopbackUrl, SettingsError, SETTINGS, type Settings } from './config/settings';
+import type { Clock } from './engine/clock';
+import { reconcile, type DriverRegistry, type ReconcileOptions } from './engine/reconcile';
+import type { RunReport } from './engine/report';
+import { ApimSourceReader } from './source/apim';
+import type { StateStore } from './state/store';
+import { IpGroupDriver } from './targets/azureIpGroup';
+import { NsgRuleDriver } from './targets/azureNsgRule';
+import { DnsRecordsDriver } from './targets/cloudflareDnsRecords';
+import type { Recorder } from './telemetry/events';
+
+/**
+ * The composition root: the only place that knows which SDK client serves which port.
+ * Triggers (CLI, Functions) build a Reconciler here and call run().
+ */
+
+export interface Tuning {
+  /** Azure SDK retries (429 with Retry-After, 5xx, connection errors). */
+  azureRetry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** Poll interval of long-running operations when the service sends no Retry-After. */
+  pollIntervalMs?: number;
+  cloudflareMaxRetries?: number;
+  cloudflareTimeoutMs?: number;
+}
+
+export interface WiringOptions {
+  config: Config;
+  settings: Settings;
+  store: StateStore;
+  recorder: Recorder;
+  clock?: Clock;
+  tuning?: Tuning;
+}
+
+export interface Reconciler {
+  run(options: ReconcileOptions): Promise<RunReport>;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** A fixed bearer token for a local emulator; refused anywhere else. */
+class StaticTokenCredential implements TokenCredential {
+  constructor(private readonly token: string) {}
+  async getToken(): Promise<AccessToken> {
+    return { token: this.token, expiresOnTimestamp: Date.now() + 3_600_000 };
+  }
+}
+
+export function armEndpointOf(config: Config, settings: Settings): string {
+  return (settings.armEndpoint ?? config.azure.resourceManagerEndpoint).replace(/\/+$/, '');
+}
+
+export function cloudflareBaseUrlOf(config: Config, settings: Settings): string {
+  return (settings.cloudflareBaseUrl ?? config.cloudflare.baseUrl).replace(/\/+$/, '');
+}
+
+function azureCredential(endpoint: string, settings: Settings): TokenCredential {
+  if (settings.azureToken) {
+    if (!isLoopbackUrl(endpoint)) {
+      throw new SettingsError(
+        `${SETTINGS.azureToken} is only accepted for a loopback Resource Manager endpoint (emulators); the endpoint is ${endpoint}: unset it to use a managed identity or az login`,
+      );
+    }
+    return new StaticTokenCredential(settings.azureToken);
+  }
+  return new DefaultAzureCredential(
+    settings.azureClientId ? { managedIdentityClientId: settings.azureClientId } : undefined,
+  );
+}
+
+/** Cache one SDK client per subscription. */
+function perSubscription<C>(make: (subscriptionId: string) => C): (subscriptionId: string) => C {
+  const clients = new Map<string, C>();
+  return (subscriptionId) => {
+    let client = clients.get(subscriptionId);
+    if (!client) clients.set(subscriptionId, (client = make(subscriptionId)));
+    return client;
+  };
+}
+
+/** Checks the settings the configured targets need, before anything runs. */
+export function checkSettings(config: Config, settings: Settings): void {
+  const cloudflareTargets = config.targets.filter((t) => t.type.startsWith('cloudflare.')).map((t) => t.name);
+  if (cloudflareTargets.length > 0 && !settings.cloudflareToken) {
+    throw new SettingsError(
+      `${SETTINGS.cloudflareToken} is not set; targets ${cloudflareTargets.join(', ')} need a Cloudflare API token (Zone → DNS → Edit)`,
+    );
+  }
+  azureCredential(armEndpointOf(config, settings), settings);
+}
+
+export function createReconciler(options: WiringOptions): Reconciler {
+  const { config, settings, tuning = {} } = options;
+  checkSettings(config, settings);
+  const endpoint = armEndpointOf(config, settings);
+  const credential = azureCredential(endpoint, settings);
+  const azureOptions = {
+    endpoint,
+    retryOptions: { maxRetries: 3, retryDelayInMs: 800, maxRetryDelayInMs: 30_000, ...tuning.azureRetry },
+  };
+  const apim = perSubscription(
+    (sub) => new ApiManagementClient(credential, sub, { ...azureOptions, $host: endpoint }),
+  );
+  const network = perSubscription((sub) => new NetworkManagementClient(credential, sub, azureOptions));
+  const writeOptions = { pollIntervalMs: tuning.pollIntervalMs ?? 2000 };
+  const cloudflare = new Cloudflare({
+    apiToken: settings.cloudflareToken ?? 'unused',
+    baseURL: cloudflareBaseUrlOf(config, settings),
+    maxRetries: tuning.cloudflareMaxRetries ?? 2,
+    timeout: tuning.cloudflareTimeoutMs ?? 30_000,
+  });
+  const drivers: DriverRegistry = {
+    'cloudflare.dnsRecords': new DnsRecordsDriver(cloudflare),
+    'azure.nsgRule': new NsgRuleDriver(network, writeOptions),
+    'azure.ipGroup': new IpGroupDriver(network, writeOptions),
+  };
+  const deps = {
+    config,
+    sources: new ApimSourceReader(apim),
+    drivers,
+    store: options.store,
+    recorder: options.recorder,
+    clock: options.clock ?? systemClock,
+    mode: settings.mode,
+  };
+  return { run: (runOptions) => reconcile(deps, runOptions) };
+}

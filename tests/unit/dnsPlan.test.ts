@@ -1,0 +1,143 @@
+import type { DnsRecordsTarget } from '../../lib/config/schema';
+import { parseAll } from '../../lib/net/addresses';
+import type { Observation } from '../../lib/source/observation';
+import { markedComment, planDnsRecords, type DnsRecord } from '../../lib/targets/cloudflareDnsRecords';
+import type { PlanContext } from '../../lib/targets/target';
+
+const MARK = 'managed-by:apim-ip-reconciler';
+const target = (extra: Partial<DnsRecordsTarget> = {}): DnsRecordsTarget => ({
+  name: 'api-dns',
+  type: 'cloudflare.dnsRecords',
+  source: 'prod',
+  zoneId: 'z1',
+  recordName: 'api.contoso.com',
+  adopt: false,
+  ...extra,
+});
+
+const context = (desired: string[]): PlanContext => ({
+  desired: parseAll(desired).prefixes,
+  observation: { regions: [] } as unknown as Observation,
+  state: undefined,
+  now: new Date('2026-11-27T10:00:00Z'),
+  safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+  retireAfterMs: 3_600_000,
+});
+
+let seq = 0;
+const record = (type: string, content: string, extra: Partial<DnsRecord> = {}): DnsRecord => ({
+  id: `id${++seq}`,
+  type,
+  name: 'api.contoso.com',
+  content,
+  proxied: true,
+  ttl: 1,
+  comment: MARK,
+  ...extra,
+});
+
+describe('planDnsRecords', () => {
+  it('updates a record in place, keeping proxied and ttl, and leaves other types alone', () => {
+    const a = record('A', '20.1.1.1');
+    const txt = record('TXT', 'v=spf1', { comment: '' });
+    const plan = planDnsRecords(target(), { records: [a, txt] }, context(['20.2.2.2']));
+    expect(plan.changes).toEqual([
+      { action: 'update', subject: 'api.contoso.com A', before: '20.1.1.1', after: '20.2.2.2' },
+    ]);
+    expect(plan.write).toEqual({
+      zoneId: 'z1',
+      deletes: [],
+      posts: [],
+      patches: [
+        {
+          id: a.id,
+          name: 'api.contoso.com',
+          type: 'A',
+          content: '20.2.2.2',
+          proxied: true,
+          ttl: 1,
+          comment: MARK,
+        },
+      ],
+    });
+    expect(plan.removals).toBe(0);
+    expect(plan.phase).toBe('dns');
+  });
+
+  it('is in sync when the contents already match', () => {
+    const plan = planDnsRecords(
+      target(),
+      { records: [record('A', '20.1.1.1'), record('A', '20.2.2.2')] },
+      context(['20.2.2.2', '20.1.1.1']),
+    );
+    expect(plan.changes).toEqual([]);
+    expect(plan.write).toBeUndefined();
+  });
+
+  it('creates new records like the ones they join, and deletes surplus ones', () => {
+    const join = record('A', '20.1.1.1', { proxied: false, ttl: 300 });
+    const grow = planDnsRecords(target(), { records: [join] }, context(['20.1.1.1', '20.3.3.3']));
+    expect(grow.write?.posts).toEqual([
+      { name: 'api.contoso.com', type: 'A', content: '20.3.3.3', proxied: false, ttl: 300, comment: MARK },
+    ]);
+    const shrink = planDnsRecords(
+      target(),
+      { records: [record('A', '20.1.1.1'), record('A', '20.9.9.9'), record('AAAA', '2001:db8::1')] },
+      context(['20.1.1.1']),
+    );
+    expect(shrink.write?.deletes).toHaveLength(2);
+    expect(shrink.removals).toBe(2);
+  });
+
+  it('defaults new record sets to proxied with automatic TTL, unless the config says otherwise', () => {
+    expect(planDnsRecords(target(), { records: [] }, context(['20.1.1.1'])).write?.posts[0]).toMatchObject({
+      proxied: true,
+      ttl: 1,
+    });
+    expect(
+      planDnsRecords(target({ proxied: false, ttl: 120 }), { records: [] }, context(['2001:DB8::5'])).write
+        ?.posts[0],
+    ).toMatchObject({
+      type: 'AAAA',
+      content: '2001:db8::5',
+      proxied: false,
+      ttl: 120,
+    });
+  });
+
+  it('holds unmarked records as NotOwned unless adopted; adopting writes the mark and keeps the old comment', () => {
+    const mine = record('A', '20.1.1.1', { comment: 'made by hand' });
+    const held = planDnsRecords(target(), { records: [mine] }, context(['20.1.1.1']));
+    expect(held.blocked).toMatchObject({ reason: 'NotOwned' });
+    expect(held.blocked?.detail).toContain('A 20.1.1.1');
+    const adopted = planDnsRecords(target({ adopt: true }), { records: [mine] }, context(['20.1.1.1']));
+    expect(adopted.changes).toEqual([
+      {
+        action: 'adopt',
+        subject: 'api.contoso.com A',
+        before: '20.1.1.1',
+        after: '20.1.1.1',
+        note: 'writes the mark',
+      },
+    ]);
+    expect(adopted.write?.patches[0]?.comment).toBe(`${MARK} made by hand`);
+  });
+
+  it('holds a CNAME at the name and a prefix where an address is needed', () => {
+    expect(
+      planDnsRecords(
+        target({ adopt: true }),
+        { records: [record('CNAME', 'x.azure-api.net')] },
+        context(['20.1.1.1']),
+      ).blocked?.reason,
+    ).toBe('NotOwned');
+    expect(planDnsRecords(target(), { records: [] }, context(['60.0.0.0/31'])).blocked?.reason).toBe(
+      'BroadPrefix',
+    );
+  });
+
+  it('keeps comments within the Free plan limit', () => {
+    expect(markedComment('x'.repeat(200))).toHaveLength(100);
+    expect(markedComment(`${MARK} already`)).toBe(`${MARK} already`);
+  });
+});

@@ -1,0 +1,161 @@
+import { planAllowlist, type AllowlistActual } from '../../lib/engine/plan';
+import { parseAll } from '../../lib/net/addresses';
+import type { Observation } from '../../lib/source/observation';
+import type { TargetState } from '../../lib/state/store';
+import type { PlanContext } from '../../lib/targets/target';
+
+const NOW = new Date('2026-11-27T10:00:00Z');
+const HOUR = 3_600_000;
+const RESOURCE = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/ipGroups/g';
+
+const observation: Observation = {
+  source: 'prod',
+  resourceId: 'x',
+  serviceName: 'contoso',
+  provisioningState: 'Succeeded',
+  sku: 'Premium',
+  regions: [],
+};
+
+function context(desired: string[], state?: Partial<TargetState>, now = NOW): PlanContext {
+  return {
+    desired: parseAll(desired).prefixes,
+    observation,
+    state: state ? { resource: RESOURCE, owned: [], departed: {}, ...state } : undefined,
+    now,
+    safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+    retireAfterMs: HOUR,
+  };
+}
+
+const options = { adopt: false, label: 'IP group g', markPlace: 'tags', targetName: 'grp' };
+const marked = (entries: string[]): AllowlistActual => ({ exists: true, marked: true, entries });
+
+describe('planAllowlist', () => {
+  it('is in sync when only formatting differs', () => {
+    const plan = planAllowlist(
+      marked(['20.1.1.1', '10.9.9.9/32']),
+      context(['20.1.1.1/32'], { owned: ['20.1.1.1/32'] }),
+      options,
+      RESOURCE,
+    );
+    expect(plan.changes).toEqual([]);
+    expect(plan.write).toBeUndefined();
+  });
+
+  it('adds new addresses and keeps the old one owned until retireAfter has passed', () => {
+    const plan = planAllowlist(
+      marked(['10.9.9.9/32', '20.1.1.1/32']),
+      context(['20.2.2.2'], { owned: ['20.1.1.1/32'] }),
+      options,
+      RESOURCE,
+    );
+    expect(plan.changes).toEqual([{ action: 'add', before: '', after: '20.2.2.2/32' }]);
+    expect(plan.write?.entries).toEqual(['10.9.9.9/32', '20.1.1.1/32', '20.2.2.2/32']);
+    expect(plan.phase).toBe('allowlist-add');
+    expect(plan.deferred).toEqual([{ entry: '20.1.1.1/32', retiresAt: '2026-11-27T11:00:00.000Z' }]);
+    expect(plan.nextState).toEqual({
+      resource: RESOURCE,
+      owned: ['20.1.1.1/32', '20.2.2.2/32'],
+      departed: { '20.1.1.1/32': NOW.toISOString() },
+    });
+  });
+
+  it('removes an owned address once it has been gone for retireAfter, after DNS has moved', () => {
+    const state = { owned: ['20.1.1.1/32', '20.2.2.2/32'], departed: { '20.1.1.1/32': NOW.toISOString() } };
+    const early = planAllowlist(
+      marked(['20.1.1.1', '20.2.2.2/32']),
+      context(['20.2.2.2'], state, new Date(NOW.getTime() + HOUR - 1)),
+      options,
+      RESOURCE,
+    );
+    expect(early.changes).toEqual([]);
+    const due = planAllowlist(
+      marked(['20.1.1.1', '20.2.2.2/32']),
+      context(['20.2.2.2'], state, new Date(NOW.getTime() + HOUR)),
+      options,
+      RESOURCE,
+    );
+    expect(due.changes).toEqual([
+      { action: 'remove', before: '20.1.1.1', after: '', note: 'left the source 1h ago' },
+    ]);
+    expect(due.removals).toBe(1);
+    expect(due.phase).toBe('allowlist-remove');
+    expect(due.write?.entries).toEqual(['20.2.2.2/32']);
+    expect(due.nextState).toEqual({ resource: RESOURCE, owned: ['20.2.2.2/32'], departed: {} });
+  });
+
+  it('never removes an entry it does not own, even one that looks like an old APIM address', () => {
+    const plan = planAllowlist(
+      marked(['20.1.1.1/32', '20.2.2.2/32']),
+      context(['20.2.2.2'], { owned: ['20.2.2.2/32'] }, new Date(NOW.getTime() + 10 * HOUR)),
+      options,
+      RESOURCE,
+    );
+    expect(plan.changes).toEqual([]);
+  });
+
+  it('forgets a departure when the address comes back', () => {
+    const state = { owned: ['20.1.1.1/32'], departed: { '20.1.1.1/32': NOW.toISOString() } };
+    const plan = planAllowlist(marked(['20.1.1.1/32']), context(['20.1.1.1'], state), options, RESOURCE);
+    expect(plan.nextState.departed).toEqual({});
+    expect(plan.changes).toEqual([]);
+  });
+
+  it('holds an unmarked container as NotOwned with what to do', () => {
+    const plan = planAllowlist(
+      { exists: true, marked: false, entries: ['20.1.1.1'] },
+      context(['20.2.2.2']),
+      options,
+      RESOURCE,
+    );
+    expect(plan.blocked?.reason).toBe('NotOwned');
+    expect(plan.blocked?.detail).toMatch(/set "adopt": true on target grp/);
+    expect(plan.write).toBeUndefined();
+  });
+
+  it('adopts: writes the mark, owns only the entries equal to the source, leaves the rest for good', () => {
+    const plan = planAllowlist(
+      { exists: true, marked: false, entries: ['20.1.1.1', '30.3.3.3/32'] },
+      context(['20.1.1.1']),
+      { ...options, adopt: true },
+      RESOURCE,
+    );
+    expect(plan.changes).toEqual([
+      {
+        action: 'adopt',
+        before: '',
+        after: 'managed-by=apim-ip-reconciler',
+        note: 'IP group g: takes over 1 matching entry',
+      },
+    ]);
+    expect(plan.write).toEqual({ create: false, mark: true, entries: ['20.1.1.1', '30.3.3.3/32'] });
+    expect(plan.nextState.owned).toEqual(['20.1.1.1/32']);
+  });
+
+  it('creates a missing container with the desired addresses, all owned', () => {
+    const plan = planAllowlist(
+      { exists: false, marked: false, entries: [] },
+      context(['20.1.1.1', '60.0.0.0/31']),
+      options,
+      RESOURCE,
+    );
+    expect(plan.write).toEqual({ create: true, mark: true, entries: ['20.1.1.1/32', '60.0.0.0/31'] });
+    expect(plan.changes[0]).toMatchObject({ action: 'create', after: '20.1.1.1/32, 60.0.0.0/31' });
+    expect(plan.nextState.owned).toEqual(['20.1.1.1/32', '60.0.0.0/31']);
+  });
+
+  it('starts afresh when the target points at another resource', () => {
+    const plan = planAllowlist(
+      marked(['20.1.1.1/32', '20.2.2.2/32']),
+      context(
+        ['20.2.2.2'],
+        { resource: 'other', owned: ['20.1.1.1/32'] },
+        new Date(NOW.getTime() + 5 * HOUR),
+      ),
+      options,
+      RESOURCE,
+    );
+    expect(plan.changes).toEqual([]);
+  });
+});
