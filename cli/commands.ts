@@ -8,7 +8,7 @@ import { FileStateStore } from '../lib/state/fileStore';
 import type { Recorder } from '../lib/telemetry/events';
 import { MemoryRecorder } from '../lib/telemetry/memory';
 import { createReconciler, type Tuning } from '../lib/wiring';
-import { renderReport } from './render';
+import { errorLines, renderReport } from './render';
 
 /** The CLI's commands as functions (PRODUCT §8), so the demo and tests call exactly what the CLI runs. */
 
@@ -67,6 +67,7 @@ export async function reconcileCommand(
     await io.recorder?.flush();
     const exitCode = exitCodeFor(report, command);
     io.out(options.json ? JSON.stringify({ ...report, exitCode }, null, 2) : renderReport(report));
+    for (const line of errorLines(report)) io.err(line);
     return { exitCode, report };
   } catch (error) {
     return { exitCode: explain(error, io) };

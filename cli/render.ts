@@ -50,16 +50,23 @@ function sourceLine(s: SourceReport): string {
   return `  ${parts.filter(Boolean).join(' · ')}`;
 }
 
+/** `rg-backend/networkSecurityGroups/backend-nsg/securityRules/allow-apim` for an ARM ID; anything else as is. */
+export function shortResource(resource: string): string {
+  const m = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/[^/]+\/(.+)$/i.exec(resource);
+  return m ? `${m[1]}/${m[2]}` : resource;
+}
+
+const when = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
+
 function targetBlock(t: TargetReport, now: Date): string[] {
-  const lines = [`  # ${t.name} (${t.type}) ${t.resource}`];
+  const lines = [`  # ${t.name} (${t.type}) ${shortResource(t.resource)}`];
   const indent = '      ';
   if (t.block) {
     lines.push(`${indent}! blocked: ${t.block.reason}${t.heldBySource ? ` (source ${t.source})` : ''}`);
     lines.push(`${indent}  ${t.block.detail}`);
   } else if (t.status === 'failed' || t.status === 'skipped') {
     if (t.status === 'failed') for (const c of t.changes) lines.push(`${indent}${changeLine(c)}`);
-    lines.push(`${indent}✗ ${t.status === 'failed' ? 'failed' : 'skipped'}: ${t.error}`);
-    if (t.hint) lines.push(`${indent}  hint: ${t.hint}`);
+    lines.push(`${indent}✗ ${t.status === 'failed' ? 'failed' : 'skipped'}: ${problemLine(t)}`);
   } else if (t.changes.length === 0) {
     lines.push(`${indent}= in sync`);
   } else {
@@ -68,10 +75,28 @@ function targetBlock(t: TargetReport, now: Date): string[] {
   for (const d of t.deferred) {
     const left = Math.max(0, Date.parse(d.retiresAt) - now.getTime());
     lines.push(
-      `${indent}… keeps ${d.entry} until ${d.retiresAt} (retireAfter; ${Math.ceil(left / 60_000)} min left)`,
+      `${indent}… keeps ${d.entry} until ${when(d.retiresAt)} (retireAfter: ${Math.ceil(left / 60_000)} min left)`,
     );
   }
   return lines;
+}
+
+/** A target's error and what to do about it, on one line. */
+export function problemLine(t: Pick<TargetReport, 'error' | 'hint'>): string {
+  return t.hint ? `${t.error} — ${t.hint}` : (t.error ?? '');
+}
+
+/** One line per error of the run, for stderr: what is wrong and what to do. */
+export function errorLines(report: RunReport): string[] {
+  return [
+    ...(report.error ? [`error: ${report.error}`] : []),
+    ...report.sources
+      .filter((s) => s.status === 'unavailable')
+      .map((s) => `error: source ${s.name}: ${s.block?.detail ?? s.error}`),
+    ...report.targets
+      .filter((t) => t.status === 'failed')
+      .map((t) => `error: target ${t.name}: ${problemLine(t)}`),
+  ];
 }
 
 function summary(report: RunReport): string {
@@ -84,7 +109,9 @@ function summary(report: RunReport): string {
   if (report.dryRun || report.mode === 'observe') {
     const head =
       changes.length === 0
-        ? 'No changes. Everything is in sync.'
+        ? tail
+          ? 'No changes planned.'
+          : 'No changes. Everything is in sync.'
         : `Plan: ${count('add', 'create')} to add, ${count('update', 'adopt')} to change, ${count('remove', 'delete')} to remove.`;
     const mode = report.mode === 'observe' && !report.dryRun ? ' (observe mode: nothing written)' : '';
     return `${head}${mode}${tail ? ` ${tail}.` : ''}`;

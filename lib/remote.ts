@@ -32,8 +32,9 @@ function networkCode(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = field(e, 'cause'), depth++) {
     const code = field(e, 'code');
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
-    const name = field(e, 'name');
-    if (name === 'APIConnectionError' || name === 'APIConnectionTimeoutError') return String(name);
+    // The Cloudflare SDK's connection errors carry no code; their class says what happened.
+    const kind = (e as object).constructor?.name;
+    if (kind === 'APIConnectionError' || kind === 'APIConnectionTimeoutError') return kind;
   }
   return undefined;
 }
@@ -81,6 +82,8 @@ export function hintFor(failure: RemoteFailure, service: 'Azure' | 'Cloudflare')
       ? 'check azure.resourceManagerEndpoint / RECONCILER_ARM_ENDPOINT and the network'
       : 'check cloudflare.baseUrl / CLOUDFLARE_BASE_URL and the network';
   }
+  if (service === 'Cloudflare' && failure.code === '7003')
+    return 'check the zone or account ID in the configuration';
   switch (failure.status) {
     case 401:
       return service === 'Azure'

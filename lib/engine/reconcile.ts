@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../config/duration';
 import { selectorOf, type Config, type TargetConfig, type TargetType } from '../config/schema';
-import { describeFailure, remoteFailure } from '../remote';
+import { describeFailure, hintFor, remoteFailure } from '../remote';
 import {
   normalizeRegion,
   select,
@@ -224,7 +224,9 @@ async function observeSources(deps: EngineDependencies): Promise<Map<string, Obs
           },
         ];
       } catch (error) {
-        const failure = describeFailure(remoteFailure(error));
+        const remote = remoteFailure(error);
+        const hint = hintFor(remote, 'Azure');
+        const failure = describeFailure(remote);
         return [
           name,
           {
@@ -235,7 +237,7 @@ async function observeSources(deps: EngineDependencies): Promise<Map<string, Obs
               error: failure,
               block: {
                 reason: 'SourceUnavailable',
-                detail: `cannot read ${resourceId}: ${failure}; no target of source ${name} changes`,
+                detail: `cannot read ${resourceId}: ${failure}; no target of source ${name} changes${hint ? ` — ${hint}` : ''}`,
               },
             },
           },
