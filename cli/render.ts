@@ -64,15 +64,18 @@ function targetBlock(t: TargetReport, now: Date): string[] {
   if (t.block) {
     lines.push(`${indent}! blocked: ${t.block.reason}${t.heldBySource ? ` (source ${t.source})` : ''}`);
     lines.push(`${indent}  ${t.block.detail}`);
-  } else if (t.status === 'failed' || t.status === 'skipped') {
-    if (t.status === 'failed') for (const c of t.changes) lines.push(`${indent}${changeLine(c)}`);
-    lines.push(`${indent}✗ ${t.status === 'failed' ? 'failed' : 'skipped'}: ${problemLine(t)}`);
-  } else if (t.changes.length === 0) {
+  }
+  for (const c of t.status === 'skipped' ? [] : t.changes) lines.push(`${indent}${changeLine(c)}`);
+  if (t.status === 'failed' || t.status === 'skipped') {
+    lines.push(`${indent}✗ ${t.status}: ${problemLine(t)}`);
+  } else if (!t.block && t.changes.length === 0) {
     lines.push(`${indent}= in sync`);
-  } else {
-    for (const c of t.changes) lines.push(`${indent}${changeLine(c)}`);
   }
   for (const d of t.deferred) {
+    if (d.heldBy) {
+      lines.push(`${indent}… keeps ${d.entry}: its removal is due but held by ${d.heldBy}`);
+      continue;
+    }
     const left = Math.max(0, Date.parse(d.retiresAt) - now.getTime());
     lines.push(
       `${indent}… keeps ${d.entry} until ${when(d.retiresAt)} (retireAfter: ${Math.ceil(left / 60_000)} min left)`,

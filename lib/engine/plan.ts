@@ -45,16 +45,16 @@ function retirement(
   desiredKeys: Set<string>,
   context: PlanContext,
 ): { due: Map<string, string>; departed: Record<string, string>; deferred: Map<string, string> } {
+  const now = context.now.getTime();
   const departed: Record<string, string> = {};
   const due = new Map<string, string>();
   const deferred = new Map<string, string>();
-  const now = context.now.getTime();
   for (const key of ownedPresent) {
     if (desiredKeys.has(key)) continue;
     const since = context.state?.departed[key] ?? context.now.toISOString();
     departed[key] = since;
     const retiresAt = Date.parse(since) + context.retireAfterMs;
-    if (retiresAt <= now) due.set(key, since);
+    if (retiresAt <= now && !context.holdRemovals) due.set(key, since);
     else deferred.set(key, new Date(retiresAt).toISOString());
   }
   return { due, departed, deferred };
@@ -114,6 +114,7 @@ export function planAllowlist(
     : (state?.owned ?? []).filter((k) => present.has(k));
   const owned = new Set(ownedBefore);
   const { due, departed, deferred } = retirement(owned, desiredKeys, { ...context, state });
+  const now = context.now.getTime();
 
   const additions: Prefix[] = context.desired.filter((p) => !present.has(p.key));
   const changes: PlannedChange[] = [];
@@ -139,7 +140,11 @@ export function planAllowlist(
   const nextOwned = [...[...owned].filter((k) => !due.has(k)), ...additions.map((p) => p.key)];
   for (const key of due.keys()) delete departed[key];
   const deferredList: Deferred[] = [...deferred].flatMap(([key, retiresAt]) =>
-    (present.get(key) ?? []).map((entry) => ({ entry, retiresAt })),
+    (present.get(key) ?? []).map((entry) =>
+      Date.parse(retiresAt) <= now
+        ? { entry, retiresAt, heldBy: 'TooManyRemovals' as const }
+        : { entry, retiresAt },
+    ),
   );
 
   return {

@@ -137,12 +137,21 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
       return;
     }
     work.plan = work.driver.plan(work.target, work.actual, work.context);
-    work.report.deferred = work.plan.deferred;
     const block = planBlock(work.plan, deps.config.safety, options.force === true);
+    work.report.deferred = work.plan.deferred;
     if (block) {
-      work.report.status = 'blocked';
       work.report.block = block;
-      return;
+      // Additions are never the danger: when only the removals are held, the additions still go out.
+      const additionsOnly =
+        block.reason === 'TooManyRemovals'
+          ? work.driver.plan(work.target, work.actual, { ...work.context, holdRemovals: true })
+          : undefined;
+      if (!additionsOnly?.write || planBlock(additionsOnly, deps.config.safety, false)) {
+        work.report.status = 'blocked';
+        return;
+      }
+      work.plan = additionsOnly;
+      work.report.deferred = additionsOnly.deferred;
     }
     work.report.changes = work.plan.changes.map((c) => ({ ...c, result: 'planned' }));
     work.report.status = work.plan.write ? 'planned' : 'in-sync';

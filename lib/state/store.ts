@@ -74,3 +74,18 @@ export function parseState(input: unknown, location: string): State {
   }
   return { version: 1, targets: doc.targets ?? {}, sources: doc.sources ?? {}, lastRun: doc.lastRun };
 }
+
+/** Who holds the run lock, as shown to a run that could not get it. */
+export interface LockHolder {
+  runId: string;
+  trigger: Trigger;
+  startedAt: string;
+}
+
+export type LockResult =
+  { acquired: true; release(): Promise<void> } | { acquired: false; heldBy: LockHolder | undefined };
+
+/** One run at a time (PRODUCT §2: a forced run answers 409 while another holds the lock). */
+export interface RunLock {
+  acquire(holder: LockHolder): Promise<LockResult>;
+}

@@ -40,6 +40,8 @@ export interface Deferred {
   entry: string;
   /** When it may be removed (ISO 8601). */
   retiresAt: string;
+  /** Due, but held by a guard. */
+  heldBy?: GuardCode;
 }
 
 export interface TargetPlan<W = unknown> {
@@ -67,6 +69,8 @@ export interface PlanContext {
   now: Date;
   safety: SafetyConfig;
   retireAfterMs: number;
+  /** Plan additions only and keep every removal for later (TooManyRemovals held them). */
+  holdRemovals?: boolean;
 }
 
 export type ApplyOutcome =
