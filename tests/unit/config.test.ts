@@ -1,4 +1,4 @@
-import { ConfigError, jsonPath, loadConfigFromEnvironment, parseConfig } from '../../lib/config/load';
+import { ConfigError, jsonPath, loadConfigFile, loadConfigFromEnvironment, parseConfig } from '../../lib/config/load';
 import { parseDuration, formatDuration } from '../../lib/config/duration';
 import { configJsonSchema } from '../../lib/config/schema';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -169,5 +169,15 @@ describe('JSON Schema', () => {
     for (const type of ['cloudflare.dnsRecords', 'azure.nsgRule', 'azure.ipGroup'])
       expect(schema).toContain(type);
     expect(schema).toContain('"additionalProperties":false');
+  });
+});
+
+describe('the example configuration', () => {
+  it('is valid', () => {
+    const { loadConfigFile } =
+      jest.requireActual<typeof import('../../lib/config/load')>('../../lib/config/load');
+    expect(
+      loadConfigFile(join(__dirname, '..', '..', 'reconciler.config.example.json')).targets,
+    ).toHaveLength(3);
   });
 });
