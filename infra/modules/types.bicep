@@ -1,0 +1,7 @@
+// Types shared by the modules.
+
+@export()
+@description('Resource tags.')
+type tagsType = {
+  *: string
+}
