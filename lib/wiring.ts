@@ -12,7 +12,7 @@ import { ApimSourceReader } from './source/apim';
 import type { StateStore } from './state/store';
 import { IpGroupDriver } from './targets/azureIpGroup';
 import { NsgRuleDriver } from './targets/azureNsgRule';
-import { DnsRecordsDriver } from './targets/cloudflareDnsRecords';
+import { CloudflareDnsDriver } from './targets/cloudflareDns';
 import type { Recorder } from './telemetry/events';
 
 /**
@@ -115,8 +115,10 @@ export function createReconciler(options: WiringOptions): Reconciler {
     maxRetries: tuning.cloudflareMaxRetries ?? 2,
     timeout: tuning.cloudflareTimeoutMs ?? 30_000,
   });
+  const dns = new CloudflareDnsDriver(cloudflare);
   const drivers: DriverRegistry = {
-    'cloudflare.dnsRecords': new DnsRecordsDriver(cloudflare),
+    'cloudflare.dnsRecords': dns,
+    'cloudflare.dnsCname': dns,
     'azure.nsgRule': new NsgRuleDriver(network, writeOptions),
     'azure.ipGroup': new IpGroupDriver(network, writeOptions),
   };

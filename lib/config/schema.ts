@@ -46,6 +46,13 @@ const targetBase = {
   adopt: z.boolean().default(false),
 };
 
+const ttl = z
+  .number()
+  .int()
+  .refine((n) => n === 1 || (n >= 30 && n <= 86400), {
+    message: 'must be 1 (automatic) or 30–86400 seconds',
+  });
+
 export const dnsRecordsTarget = z.strictObject({
   ...targetBase,
   type: z.literal('cloudflare.dnsRecords'),
@@ -59,6 +66,17 @@ export const dnsRecordsTarget = z.strictObject({
       message: 'must be 1 (automatic) or 30–86400 seconds',
     })
     .optional(),
+});
+
+export const dnsCnameTarget = z.strictObject({
+  ...targetBase,
+  type: z.literal('cloudflare.dnsCname'),
+  zoneId: cloudflareId,
+  recordName: hostname,
+  /** The host the CNAME points at; the APIM gateway host (from gatewayUrl) when omitted. */
+  target: hostname.optional(),
+  proxied: z.boolean().optional(),
+  ttl: ttl.optional(),
 });
 
 const portRange = z
@@ -97,7 +115,7 @@ export const ipGroupTarget = z.strictObject({
   ),
 });
 
-export const TARGET_SCHEMAS = [dnsRecordsTarget, nsgRuleTarget, ipGroupTarget] as const;
+export const TARGET_SCHEMAS = [dnsRecordsTarget, dnsCnameTarget, nsgRuleTarget, ipGroupTarget] as const;
 export const TARGET_TYPES = TARGET_SCHEMAS.map((s) => s.shape.type.value);
 
 const target = z.discriminatedUnion('type', TARGET_SCHEMAS);
@@ -150,6 +168,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type TargetConfig = Config['targets'][number];
 export type TargetType = TargetConfig['type'];
 export type DnsRecordsTarget = z.output<typeof dnsRecordsTarget>;
+export type DnsCnameTarget = z.output<typeof dnsCnameTarget>;
 export type NsgRuleTarget = z.output<typeof nsgRuleTarget>;
 export type IpGroupTarget = z.output<typeof ipGroupTarget>;
 export type SafetyConfig = Config['safety'];
@@ -158,6 +177,7 @@ export type AddressSelector = z.output<typeof selector>;
 /** Default `addresses` per target type: DNS follows the gateway's inbound IPs, allowlists its outbound ones. */
 const DEFAULT_SELECTOR: Record<TargetType, AddressSelector> = {
   'cloudflare.dnsRecords': 'inbound',
+  'cloudflare.dnsCname': 'inbound',
   'azure.nsgRule': 'outbound',
   'azure.ipGroup': 'outbound',
 };

@@ -125,7 +125,7 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
       return;
     }
     work.context = context(work, source.observation);
-    if (work.context.desired.length === 0) {
+    if (work.context.desired.length === 0 && work.driver.needsAddresses?.(work.target) !== false) {
       work.report.status = 'blocked';
       work.report.block = emptySourceBlock(work.target, source.observation);
       return;
@@ -300,11 +300,11 @@ function holdSourcesWithFailedReads(works: Work[]): void {
 }
 
 async function applyGroup(group: Work[], prepare: (work: Work) => Promise<void>): Promise<void> {
-  const byType = new Map<string, Work[]>();
-  for (const w of group) byType.set(w.target.type, [...(byType.get(w.target.type) ?? []), w]);
+  // One apply per driver, so a driver serving several target types (Cloudflare DNS) can batch them all.
+  const byDriver = new Map<TargetDriver, Work[]>();
+  for (const w of group) byDriver.set(w.driver, [...(byDriver.get(w.driver) ?? []), w]);
   await Promise.all(
-    [...byType.values()].map(async (works) => {
-      const driver = works[0]!.driver;
+    [...byDriver].map(async ([driver, works]) => {
       const outcomes = await driver.apply(
         works.map((w) => ({ target: w.target, actual: w.actual, plan: w.plan! })),
       );

@@ -83,13 +83,16 @@ export interface ApplyItem<T, A, W> {
 }
 
 /**
- * A target type. `apply` receives every plan of this type that is due in the same phase, so a type
- * that can batch (Cloudflare: one batch per zone) does; it answers one outcome per item, in order.
+ * A target type (or a family of types served together). `apply` receives every plan this driver has due in
+ * the same phase, so a driver that can batch (Cloudflare: one batch per zone) does; it answers one outcome
+ * per item, in order.
  */
 export interface TargetDriver<T extends TargetConfig = TargetConfig, A = unknown, W = unknown> {
   readonly type: T['type'];
   /** The resource the target writes, for events and output (a resource ID or a DNS name). */
   resource(target: T): string;
+  /** False for a target that follows something other than the source's addresses (a CNAME); default true. */
+  needsAddresses?(target: T): boolean;
   read(target: T): Promise<A>;
   plan(target: T, actual: A, context: PlanContext): TargetPlan<W>;
   apply(items: ApplyItem<T, A, W>[]): Promise<ApplyOutcome[]>;

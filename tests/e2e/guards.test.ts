@@ -214,11 +214,21 @@ describe('NotOwned', () => {
       ttl: 1,
     });
     const file = config({
-      targets: (t) => Object.assign(t[0]!, { zoneId: zone, recordName: 'api.fabrikam.com' }),
+      targets: (t) => Object.assign(t[0]!, { zoneId: zone, recordName: 'api.fabrikam.com', adopt: false }),
     });
-    const run = await runCli('plan', world, clock, { config: file, env: { CLOUDFLARE_API_TOKEN: token } });
+    const env = { CLOUDFLARE_API_TOKEN: token };
+    const run = await runCli('plan', world, clock, { config: file, env });
     expect(reasons(run)).toEqual(['api-dns:NotOwned']);
     expect(run.report!.targets[0]!.block!.detail).toContain('a CNAME record sits at api.fabrikam.com');
+
+    // Adopted, the CNAME is replaced by the A record in one atomic batch.
+    const adopt = config({ targets: (t) => Object.assign(t[0]!, { zoneId: zone, recordName: 'api.fabrikam.com' }) });
+    const migrated = await runCli('apply', world, clock, { config: adopt, env });
+    expect(reasons(migrated)).toEqual([]);
+    expect(world.cloudflare.count({ route: 'dnsRecords.batch' })).toBe(1);
+    expect(world.cloudflare.records(zone, { name: 'api.fabrikam.com' })).toEqual([
+      expect.objectContaining({ type: 'A', content: '20.1.1.1', proxied: true, comment: 'managed-by:apim-ip-reconciler' }),
+    ]);
   });
 
   it('holds an NSG rule without the mark unless adopt is set', async () => {

@@ -1,4 +1,10 @@
-import { ConfigError, jsonPath, loadConfigFile, loadConfigFromEnvironment, parseConfig } from '../../lib/config/load';
+import {
+  ConfigError,
+  jsonPath,
+  loadConfigFile,
+  loadConfigFromEnvironment,
+  parseConfig,
+} from '../../lib/config/load';
 import { parseDuration, formatDuration } from '../../lib/config/duration';
 import { configJsonSchema } from '../../lib/config/schema';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -78,7 +84,7 @@ describe('parseConfig', () => {
     (doc.targets[0] as Record<string, unknown>).type = 'cloudflare.dnsRecord';
     const [problem] = problems(doc);
     expect(problem).toMatch(
-      /^targets\[0\]\.type: unknown target type "cloudflare.dnsRecord"; one of cloudflare\.dnsRecords, azure\.nsgRule, azure\.ipGroup/,
+      /^targets\[0\]\.type: unknown target type "cloudflare.dnsRecord"; one of cloudflare\.dnsRecords, cloudflare\.dnsCname, azure\.nsgRule, azure\.ipGroup/,
     );
   });
 

@@ -1,7 +1,8 @@
 import type { DnsRecordsTarget } from '../../lib/config/schema';
 import { parseAll } from '../../lib/net/addresses';
 import type { Observation } from '../../lib/source/observation';
-import { markedComment, planDnsRecords, type DnsRecord } from '../../lib/targets/cloudflareDnsRecords';
+import { planDnsRecords } from '../../lib/targets/cloudflareDnsRecords';
+import { markedComment, type DnsRecord } from '../../lib/targets/dnsRecordSet';
 import type { PlanContext } from '../../lib/targets/target';
 
 const MARK = 'managed-by:apim-ip-reconciler';
@@ -126,8 +127,8 @@ describe('planDnsRecords', () => {
   it('holds a CNAME at the name and a prefix where an address is needed', () => {
     expect(
       planDnsRecords(
-        target({ adopt: true }),
-        { records: [record('CNAME', 'x.azure-api.net')] },
+        target(),
+        { records: [record('CNAME', 'x.azure-api.net', { comment: '' })] },
         context(['20.1.1.1']),
       ).blocked?.reason,
     ).toBe('NotOwned');
@@ -139,5 +140,23 @@ describe('planDnsRecords', () => {
   it('keeps comments within the Free plan limit', () => {
     expect(markedComment('x'.repeat(200))).toHaveLength(100);
     expect(markedComment(`${MARK} already`)).toBe(`${MARK} already`);
+  });
+
+  it('replaces an owned or adopted CNAME with A records in one batch, deletes first', () => {
+    const cname = record('CNAME', 'contoso.azure-api.net', { proxied: false, ttl: 300 });
+    const plan = planDnsRecords(target(), { records: [cname] }, context(['20.1.1.1']));
+    expect(plan.write).toEqual({
+      zoneId: 'z1',
+      deletes: [{ id: cname.id }],
+      patches: [],
+      posts: [
+        { name: 'api.contoso.com', type: 'A', content: '20.1.1.1', proxied: false, ttl: 300, comment: MARK },
+      ],
+    });
+    expect(plan.changes.map((c) => c.action)).toEqual(['delete', 'create']);
+    const foreign = record('CNAME', 'elsewhere.example.net', { comment: 'hand made' });
+    expect(
+      planDnsRecords(target({ adopt: true }), { records: [foreign] }, context(['20.1.1.1'])).write?.deletes,
+    ).toEqual([{ id: foreign.id }]);
   });
 });
