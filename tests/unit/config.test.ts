@@ -180,8 +180,6 @@ describe('JSON Schema', () => {
 
 describe('the example configuration', () => {
   it('is valid', () => {
-    const { loadConfigFile } =
-      jest.requireActual<typeof import('../../lib/config/load')>('../../lib/config/load');
     expect(
       loadConfigFile(join(__dirname, '..', '..', 'reconciler.config.example.json')).targets,
     ).toHaveLength(3);
