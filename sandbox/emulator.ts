@@ -67,6 +67,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
+export type ParsedBody = { kind: 'parsed'; text: string; body: unknown } | { kind: 'reply'; reply: Reply };
+
 export interface Route {
   name: string;
   method: string;
@@ -125,6 +127,20 @@ export abstract class Emulator {
   /** Checked before routing; return a reply to refuse the request (e.g. authentication). */
   protected authenticate(_req: IncomingMessage, _url: URL): Reply | undefined {
     return undefined;
+  }
+
+  /**
+   * Turns a request's bytes into text and a value for the route: UTF-8 JSON by default, `badJson()` when it
+   * does not parse. An emulator whose service takes other encodings (gzip, NDJSON) overrides this.
+   */
+  protected parseBody(raw: Buffer, _req: IncomingMessage): ParsedBody {
+    const text = raw.toString('utf8');
+    if (text.length === 0) return { kind: 'parsed', text, body: undefined };
+    try {
+      return { kind: 'parsed', text, body: JSON.parse(text) };
+    } catch {
+      return { kind: 'reply', reply: this.badJson() };
+    }
   }
 
   /** Headers added to every response. */
@@ -211,12 +227,18 @@ export abstract class Emulator {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const rawBody = await readBody(req);
+    const raw = await readBody(req);
     const common = this.commonHeaders(req);
     const send = async (routeName: string, reply: Reply, extraLatency = 0) => {
       const delay = this.latencyMs + extraLatency;
       if (delay > 0) await sleep(delay);
-      this.requests.push({ seq: ++sequence, method, route: routeName, path: url.pathname, status: reply.status });
+      this.requests.push({
+        seq: ++sequence,
+        method,
+        route: routeName,
+        path: url.pathname,
+        status: reply.status,
+      });
       const headers: Record<string, string> = { ...common, ...(reply.headers ?? {}) };
       if (reply.body === undefined) {
         res.writeHead(reply.status, headers);
@@ -264,14 +286,9 @@ export abstract class Emulator {
     if (refused) return send(routeName, refused, fault?.latencyMs);
     if (!matched) return send(routeName, this.notFound(method, url.pathname), fault?.latencyMs);
 
-    let body: unknown = undefined;
-    if (rawBody.length > 0) {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        return send(routeName, this.badJson(), fault?.latencyMs);
-      }
-    }
+    const parsed = this.parseBody(raw, req);
+    if (parsed.kind === 'reply') return send(routeName, parsed.reply, fault?.latencyMs);
+    const { text: rawBody, body } = parsed;
     const m = matched.pattern.exec(url.pathname)!;
     const params: Record<string, string> = {};
     matched.keys.forEach((key, i) => (params[key] = decodeURIComponent(m[i + 1] as string)));
@@ -288,11 +305,11 @@ export abstract class Emulator {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

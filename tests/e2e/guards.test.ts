@@ -222,12 +222,19 @@ describe('NotOwned', () => {
     expect(run.report!.targets[0]!.block!.detail).toContain('a CNAME record sits at api.fabrikam.com');
 
     // Adopted, the CNAME is replaced by the A record in one atomic batch.
-    const adopt = config({ targets: (t) => Object.assign(t[0]!, { zoneId: zone, recordName: 'api.fabrikam.com' }) });
+    const adopt = config({
+      targets: (t) => Object.assign(t[0]!, { zoneId: zone, recordName: 'api.fabrikam.com' }),
+    });
     const migrated = await runCli('apply', world, clock, { config: adopt, env });
     expect(reasons(migrated)).toEqual([]);
     expect(world.cloudflare.count({ route: 'dnsRecords.batch' })).toBe(1);
     expect(world.cloudflare.records(zone, { name: 'api.fabrikam.com' })).toEqual([
-      expect.objectContaining({ type: 'A', content: '20.1.1.1', proxied: true, comment: 'managed-by:apim-ip-reconciler' }),
+      expect.objectContaining({
+        type: 'A',
+        content: '20.1.1.1',
+        proxied: true,
+        comment: 'managed-by:apim-ip-reconciler',
+      }),
     ]);
   });
 
