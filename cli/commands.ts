@@ -6,6 +6,7 @@ import type { Clock } from '../lib/engine/clock';
 import type { RunReport } from '../lib/engine/report';
 import { FileStateStore } from '../lib/state/fileStore';
 import type { Recorder } from '../lib/telemetry/events';
+import { recorderFromEnvironment } from '../lib/telemetry/appInsights';
 import { MemoryRecorder } from '../lib/telemetry/memory';
 import { createReconciler, type Tuning } from '../lib/wiring';
 import { errorLines, renderReport } from './render';
@@ -53,24 +54,31 @@ export async function reconcileCommand(
   options: RunCommandOptions,
   io: CliIo,
 ): Promise<{ exitCode: number; report?: RunReport }> {
+  // The same events as the Functions app when APPLICATIONINSIGHTS_CONNECTION_STRING is set.
+  let telemetry: ReturnType<typeof recorderFromEnvironment>;
   try {
     const config = loadConfigFile(resolve(io.cwd, options.config));
+    const settings = readSettings(io.env);
+    telemetry = io.recorder ? undefined : recorderFromEnvironment(io.env);
+    const recorder = io.recorder ?? telemetry ?? new MemoryRecorder();
     const reconciler = createReconciler({
       config,
-      settings: readSettings(io.env),
+      settings,
       store: new FileStateStore(resolve(io.cwd, options.state ?? DEFAULT_STATE_FILE)),
-      recorder: io.recorder ?? new MemoryRecorder(),
+      recorder,
       clock: io.clock,
       tuning: io.tuning,
     });
     const report = await reconciler.run({ trigger: 'cli', dryRun: command === 'plan', force: options.force });
-    await io.recorder?.flush();
+    await recorder.flush();
     const exitCode = exitCodeFor(report, command);
     io.out(options.json ? JSON.stringify({ ...report, exitCode }, null, 2) : renderReport(report));
     for (const line of errorLines(report)) io.err(line);
     return { exitCode, report };
   } catch (error) {
     return { exitCode: explain(error, io) };
+  } finally {
+    await telemetry?.shutdown();
   }
 }
 

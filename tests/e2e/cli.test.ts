@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resetCounts, writes, type World } from '../../sandbox/story';
-import { storyWorld } from '../support/world';
+import { reactivate, resetCounts, writes, type World } from '../../sandbox/story';
+import { IngestionEmulator } from '../../sandbox/ingestion';
+import { runCertificate, storyWorld } from '../support/world';
 
 /** The compiled CLI as a user runs it (`bin` → dist/cli/main.js, built by `npm ci` / `npm test`). */
 
@@ -90,4 +91,27 @@ test('usage errors exit 1', async () => {
   expect((await cli(['plan'])).code).toBe(1);
   expect((await cli(['frobnicate'])).code).toBe(1);
   expect((await cli(['apply', '--config', world.configFile, '--nope'])).code).toBe(1);
+});
+
+test('with APPLICATIONINSIGHTS_CONNECTION_STRING set, the CLI sends the same events as the Functions app', async () => {
+  const ingestion = await IngestionEmulator.start({ tls: runCertificate() });
+  reactivate(world, '20.6.6.6');
+  try {
+    const state = join(world.dir, 'cli-telemetry-state.json');
+    const result = await cli(['plan', '--config', world.configFile, '--state', state], {
+      APPLICATIONINSIGHTS_CONNECTION_STRING: ingestion.connectionString(),
+    });
+    expect(result.code).toBe(2);
+    expect(ingestion.events('Reconcile.Run').map((e) => e.properties)).toEqual([
+      expect.objectContaining({ trigger: 'cli', outcome: 'changed', dryRun: 'true' }),
+    ]);
+    expect(ingestion.events('Reconcile.SourceObserved')).toHaveLength(1);
+    expect(ingestion.events('Reconcile.Change').map((e) => e.properties.result)).toEqual([
+      'planned',
+      'planned',
+      'planned',
+    ]);
+  } finally {
+    await ingestion.close();
+  }
 });
