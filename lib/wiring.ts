@@ -9,10 +9,16 @@ import type { Clock } from './engine/clock';
 import { reconcile, type DriverRegistry, type ReconcileOptions } from './engine/reconcile';
 import type { RunReport } from './engine/report';
 import { ApimSourceReader } from './source/apim';
+import { ResourceGraphFleet } from './source/resourceGraph';
 import type { StateStore } from './state/store';
+import { createArmRestClient } from './azure/armRest';
+import { AppServiceDriver } from './targets/azureAppService';
+import { FirewallRuleDriver } from './targets/azureFirewallRule';
 import { IpGroupDriver } from './targets/azureIpGroup';
 import { NsgRuleDriver } from './targets/azureNsgRule';
 import { CloudflareDnsDriver } from './targets/cloudflareDns';
+import { CloudflareIpListDriver } from './targets/cloudflareIpList';
+import { CloudflarePoolOriginsDriver } from './targets/cloudflarePoolOrigins';
 import type { Recorder } from './telemetry/events';
 
 /**
@@ -25,8 +31,14 @@ export interface Tuning {
   azureRetry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Poll interval of long-running operations when the service sends no Retry-After. */
   pollIntervalMs?: number;
+  /** The longest an Azure write may take, its long-running operation included (default 5 min; firewall 8). */
+  maxWriteWaitMs?: number;
+  /** How long a firewall policy busy with another operation is waited for (default 2 min). */
+  busyWaitMs?: number;
   cloudflareMaxRetries?: number;
   cloudflareTimeoutMs?: number;
+  /** How long one IP-list target waits for its bulk operations (and for another writer's to clear). */
+  bulkOperationTimeoutMs?: number;
 }
 
 export interface WiringOptions {
@@ -86,10 +98,17 @@ function perSubscription<C>(make: (subscriptionId: string) => C): (subscriptionI
 
 /** Checks the settings the configured targets need, before anything runs. */
 export function checkSettings(config: Config, settings: Settings): void {
-  const cloudflareTargets = config.targets.filter((t) => t.type.startsWith('cloudflare.')).map((t) => t.name);
+  const cloudflareTargets = config.targets.filter((t) => t.type.startsWith('cloudflare.'));
   if (cloudflareTargets.length > 0 && !settings.cloudflareToken) {
+    const needs = [
+      cloudflareTargets.some((t) => t.type.startsWith('cloudflare.dns')) && 'Zone → DNS → Edit',
+      cloudflareTargets.some((t) => t.type === 'cloudflare.poolOrigins') &&
+        'Account → Load Balancing: Monitors and Pools → Edit',
+      cloudflareTargets.some((t) => t.type === 'cloudflare.ipList') &&
+        'Account → Account Filter Lists → Edit',
+    ].filter(Boolean);
     throw new SettingsError(
-      `${SETTINGS.cloudflareToken} is not set; targets ${cloudflareTargets.join(', ')} need a Cloudflare API token (Zone → DNS → Edit)`,
+      `${SETTINGS.cloudflareToken} is not set; targets ${cloudflareTargets.map((t) => t.name).join(', ')} need a Cloudflare API token (${needs.join('; ')})`,
     );
   }
   azureCredential(armEndpointOf(config, settings), settings);
@@ -108,7 +127,11 @@ export function createReconciler(options: WiringOptions): Reconciler {
     (sub) => new ApiManagementClient(credential, sub, { ...azureOptions, $host: endpoint }),
   );
   const network = perSubscription((sub) => new NetworkManagementClient(credential, sub, azureOptions));
-  const writeOptions = { pollIntervalMs: tuning.pollIntervalMs ?? 2000 };
+  const writeOptions = {
+    pollIntervalMs: tuning.pollIntervalMs ?? 2000,
+    maxWaitMs: tuning.maxWriteWaitMs ?? 5 * 60_000,
+  };
+  const armRest = createArmRestClient({ endpoint, credential, retryOptions: azureOptions.retryOptions });
   const cloudflare = new Cloudflare({
     apiToken: settings.cloudflareToken ?? 'unused',
     baseURL: cloudflareBaseUrlOf(config, settings),
@@ -116,15 +139,29 @@ export function createReconciler(options: WiringOptions): Reconciler {
     timeout: tuning.cloudflareTimeoutMs ?? 30_000,
   });
   const dns = new CloudflareDnsDriver(cloudflare);
+  const ipList = new CloudflareIpListDriver(cloudflare, {
+    pollIntervalMs: writeOptions.pollIntervalMs,
+    timeoutMs: tuning.bulkOperationTimeoutMs ?? 60_000,
+  });
   const drivers: DriverRegistry = {
     'cloudflare.dnsRecords': dns,
     'cloudflare.dnsCname': dns,
+    'cloudflare.ipList': ipList,
+    'cloudflare.poolOrigins': new CloudflarePoolOriginsDriver(cloudflare),
     'azure.nsgRule': new NsgRuleDriver(network, writeOptions),
     'azure.ipGroup': new IpGroupDriver(network, writeOptions),
+    // Firewall policy writes take minutes, and a policy busy with another write answers 409 for a while.
+    'azure.firewallPolicyRule': new FirewallRuleDriver(network, {
+      ...writeOptions,
+      maxWaitMs: tuning.maxWriteWaitMs ?? 8 * 60_000,
+      busyWaitMs: tuning.busyWaitMs ?? 2 * 60_000,
+    }),
+    'azure.appServiceAccessRestriction': new AppServiceDriver(armRest),
   };
   const deps = {
     config,
     sources: new ApimSourceReader(apim),
+    fleet: new ResourceGraphFleet(armRest),
     drivers,
     store: options.store,
     recorder: options.recorder,

@@ -1830,6 +1830,8 @@ function apiVersionAtLeast(version: string, minimum: string): boolean {
 // The emulator
 
 export class ArmEmulator extends Emulator {
+  /** Resource Graph queries are POSTs that read. */
+  protected override readonly readOnlyRoutes: ReadonlySet<string> = new Set(['resourceGraph.query']);
   private readonly token: string;
   private readonly lroPolls: number;
   private readonly retryAfterSeconds: number;

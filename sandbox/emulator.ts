@@ -190,10 +190,15 @@ export abstract class Emulator {
     ).length;
   }
 
-  /** Requests that could change state (anything but GET/HEAD). */
+  /** Requests that could change state: anything but GET/HEAD and the routes `readOnlyRoutes` names. */
   writes(): number {
-    return this.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD').length;
+    return this.requests.filter(
+      (r) => r.method !== 'GET' && r.method !== 'HEAD' && !this.readOnlyRoutes.has(r.route),
+    ).length;
   }
+
+  /** Routes that use POST to read (a query API), not counted as writes. */
+  protected readonly readOnlyRoutes: ReadonlySet<string> = new Set();
 
   /** Counts by `METHOD route`, for tables and assertions. */
   counts(): Record<string, number> {

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArmEmulator } from './arm';
+import { ArmEmulator, type ArmEmulatorOptions } from './arm';
 import { CloudflareEmulator } from './cloudflare';
 import type { TlsIdentity } from './emulator';
 
@@ -73,8 +73,11 @@ export function storyConfig(arm: ArmEmulator, cloudflare: CloudflareEmulator): R
 }
 
 /** Starts the emulators, seeded with the state before the outage, and writes the config to a temp folder. */
-export async function startWorld(tls: TlsIdentity): Promise<World> {
-  const arm = await ArmEmulator.start({ tls, token: ARM_TOKEN });
+export async function startWorld(
+  tls: TlsIdentity,
+  armOptions: Partial<ArmEmulatorOptions> = {},
+): Promise<World> {
+  const arm = await ArmEmulator.start({ ...armOptions, tls, token: ARM_TOKEN });
   const cloudflare = await CloudflareEmulator.start();
 
   arm.setApim(APIM_ID, {

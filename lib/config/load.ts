@@ -31,6 +31,20 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
     case 'unrecognized_keys':
       return issue.keys.map((key) => `${at([...issue.path, key])}: unknown key`);
     case 'invalid_union': {
+      if (issue.path[0] === 'sources' && issue.path.length === 2) {
+        // A source is one service ({ resourceId }) or a fleet ({ query }): report the branch the document meant.
+        const value = valueAt(input, issue.path);
+        const branch =
+          isRecord(value) && 'query' in value ? 1 : isRecord(value) && 'resourceId' in value ? 0 : -1;
+        if (branch === -1) {
+          return [
+            `${at(issue.path)}: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)`,
+          ];
+        }
+        return (issue.errors[branch] ?? []).flatMap((nested) =>
+          describe({ ...nested, path: [...issue.path, ...nested.path] } as z.core.$ZodIssue, input),
+        );
+      }
       if (issue.path[0] === 'targets' && issue.path.at(-1) === 'type') {
         const type = valueAt(input, issue.path);
         const expected = `one of ${TARGET_TYPES.join(', ')}`;
@@ -78,6 +92,14 @@ function crossReferences(input: unknown): string[] {
       problems.push(`targets[${i}].name: duplicate target name ${JSON.stringify(t.name)}`);
     }
     names.add(t.name);
+    const sourceValue =
+      typeof t.source === 'string' && isRecord(input.sources) ? input.sources[t.source] : undefined;
+    const fleet = isRecord(sourceValue) && 'query' in sourceValue;
+    if (!fleet && JSON.stringify(t).includes('{service}')) {
+      problems.push(
+        `targets[${i}]: {service} is replaced only in targets of a fleet source; ${String(t.source)} is one service`,
+      );
+    }
     if (t.type === 'azure.nsgRule' && isRecord(t.create)) {
       const managed = t.field === 'destination' ? 'destinationAddressPrefix' : 'sourceAddressPrefix';
       if (t.create[managed] !== undefined) {

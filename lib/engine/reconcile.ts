@@ -6,6 +6,7 @@ import {
   normalizeRegion,
   select,
   summarize,
+  type FleetResolver,
   type Observation,
   type SourceReader,
 } from '../source/observation';
@@ -21,6 +22,7 @@ import {
   type TargetPlan,
 } from '../targets/target';
 import type { Clock } from './clock';
+import { expandFleets, type Expansion, type FleetFailure } from './fleet';
 import { planBlock, sourceBlock } from './guards';
 import { inPhases } from './order';
 import { countRun, outcomeOf, type RunReport, type SourceReport, type TargetReport } from './report';
@@ -35,6 +37,8 @@ export type DriverRegistry = Record<TargetType, TargetDriver>;
 export interface EngineDependencies {
   config: Config;
   sources: SourceReader;
+  /** Finds the services of fleet sources (Azure Resource Graph); needed only when the config has a fleet. */
+  fleet?: FleetResolver;
   drivers: DriverRegistry;
   store: StateStore;
   recorder: Recorder;
@@ -106,8 +110,9 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
   }
   const state = loaded.value;
 
-  const observed = await observeSources(deps);
-  const works = deps.config.targets.map((target) => newWork(target, deps.drivers));
+  const expansion = await expandFleets(deps.config, deps.fleet);
+  const observed = await observeSources(deps, expansion);
+  const works = expansion.targets.map((target) => newWork(target, deps.drivers));
   const context = (work: Work, observation: Observation): PlanContext => ({
     desired: select(observation, selectorOf(work.target), work.target.regions),
     observation,
@@ -136,7 +141,12 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
       fail(work, error);
       return;
     }
-    work.plan = work.driver.plan(work.target, work.actual, work.context);
+    try {
+      work.plan = work.driver.plan(work.target, work.actual, work.context);
+    } catch (error) {
+      fail(work, error);
+      return;
+    }
     const block = planBlock(work.plan, deps.config.safety, options.force === true);
     work.report.deferred = work.plan.deferred;
     if (block) {
@@ -171,8 +181,8 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
 
   const sourceReports = [...observed.values()].map((o) => o.report);
   const report = finish(
-    sourceReports,
-    works.map((w) => w.report),
+    [...sourceReports, ...expansion.failedFleets.map(fleetReport)],
+    [...works.map((w) => w.report), ...heldOrInvalid(expansion, deps.drivers)],
   );
   if (!dryRun) {
     const saveError = await saveState(deps, loaded, works, observed, report, writes);
@@ -202,11 +212,57 @@ function newWork(target: TargetConfig, drivers: DriverRegistry): Work {
   };
 }
 
-async function observeSources(deps: EngineDependencies): Promise<Map<string, Observed>> {
-  const used = [...new Set(deps.config.targets.map((t) => t.source))];
+function fleetReport(failure: FleetFailure): SourceReport {
+  return {
+    name: failure.fleet,
+    resourceId: `Resource Graph: APIM services tagged ${failure.query.tag}`,
+    status: 'unavailable',
+    error: failure.error,
+    block: {
+      reason: 'SourceUnavailable',
+      detail: `the fleet query failed: ${failure.error}; no target of fleet ${failure.fleet} changes`,
+    },
+  };
+}
+
+/** Reports for the targets of a failed fleet (held) and for expansions that are not valid targets (failed). */
+function heldOrInvalid(expansion: Expansion, drivers: DriverRegistry): TargetReport[] {
+  const base = { changes: [], deferred: [] };
+  return [
+    ...expansion.heldTemplates.map((t): TargetReport => {
+      const fleet = expansion.failedFleets.find((f) => f.fleet === t.source);
+      return {
+        ...base,
+        name: t.name,
+        type: t.type,
+        source: t.source,
+        resource: drivers[t.type].resource(t),
+        status: 'blocked',
+        heldBySource: true,
+        block: fleetReport(fleet!).block,
+      };
+    }),
+    ...expansion.invalid.map((i): TargetReport => ({
+      ...base,
+      name: i.name,
+      type: i.type,
+      source: i.source,
+      resource: '',
+      status: 'failed',
+      error: i.error,
+      hint: 'fix the target template of the fleet',
+    })),
+  ];
+}
+
+async function observeSources(
+  deps: EngineDependencies,
+  expansion: Expansion,
+): Promise<Map<string, Observed>> {
+  const used = [...new Set(expansion.targets.map((t) => t.source))];
   const entries = await Promise.all(
     used.map(async (name): Promise<[string, Observed]> => {
-      const resourceId = deps.config.sources[name]!.resourceId;
+      const resourceId = expansion.sources[name]!;
       try {
         const observation = await deps.sources.observe(name, resourceId);
         const block = sourceBlock(observation);

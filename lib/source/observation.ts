@@ -1,4 +1,4 @@
-import type { AddressSelector } from '../config/schema';
+import type { AddressSelector, FleetQuery } from '../config/schema';
 import { classify, parseAll, type Prefix } from '../net/addresses';
 
 /** What one read of an APIM service says about its addresses (PRODUCT §3). */
@@ -21,6 +21,17 @@ export interface Observation {
   platformVersion?: string;
   gatewayHost?: string;
   regions: RegionObservation[];
+}
+
+/** A service a fleet query found. */
+export interface FleetMember {
+  name: string;
+  resourceId: string;
+}
+
+/** Finds the APIM services of a fleet (PRODUCT §3); throws on failure. */
+export interface FleetResolver {
+  discover(query: FleetQuery): Promise<FleetMember[]>;
 }
 
 /** Reads one APIM service; throws on failure (a failed read is never "no IPs"). */

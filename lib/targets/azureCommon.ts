@@ -5,6 +5,13 @@ import { TargetError, type ApplyOutcome } from './target';
 export interface AzureWriteOptions {
   /** Poll interval for long-running operations when the service sends no Retry-After. */
   pollIntervalMs: number;
+  /** The longest a write (its long-running operation included) may take before the run stops waiting. */
+  maxWaitMs: number;
+}
+
+/** A write whose operation outlived maxWaitMs: Azure may still finish it; the next run reads the result. */
+export function isTimeout(error: unknown): boolean {
+  return (error as Error)?.name === 'AbortError';
 }
 
 /** Headers for a conditional write: If-Match on the read etag, or If-None-Match: * to create. */
@@ -14,7 +21,11 @@ export function conditionalHeaders(etag: string | undefined, creating: boolean):
 }
 
 /** Maps a failed ARM write to an outcome: 412 means another writer got there first. */
-export function writeOutcome(error: unknown): ApplyOutcome {
+export function writeOutcome(error: unknown, maxWaitMs?: number): ApplyOutcome {
+  if (isTimeout(error)) {
+    const waited = maxWaitMs === undefined ? '' : ` after ${Math.round(maxWaitMs / 1000)}s`;
+    return { status: 'failed', error: `the write was still running${waited}; the next run reads the result` };
+  }
   const failure = remoteFailure(error);
   if (failure.status === 412) return { status: 'lost-race', error: describeFailure(failure) };
   const hint = hintFor(failure, 'Azure');

@@ -85,12 +85,13 @@ export class IpGroupDriver implements TargetDriver<IpGroupTarget, IpGroupActual,
             { location: group.location, tags, ipAddresses: write.entries },
             {
               updateIntervalInMs: this.options.pollIntervalMs,
+              abortSignal: AbortSignal.timeout(this.options.maxWaitMs),
               requestOptions: { headers: conditionalHeaders(group.etag, false) },
             },
           );
           return { status: 'applied' };
         } catch (error) {
-          return writeOutcome(error);
+          return writeOutcome(error, this.options.maxWaitMs);
         }
       }),
     );

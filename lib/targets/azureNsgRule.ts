@@ -184,12 +184,13 @@ export class NsgRuleDriver implements TargetDriver<NsgRuleTarget, NsgRuleActual,
             this.body(target, actual, write),
             {
               updateIntervalInMs: this.options.pollIntervalMs,
+              abortSignal: AbortSignal.timeout(this.options.maxWaitMs),
               requestOptions: { headers: conditionalHeaders(actual.rule?.etag, write.create) },
             },
           );
           return { status: 'applied' };
         } catch (error) {
-          return writeOutcome(error);
+          return writeOutcome(error, this.options.maxWaitMs);
         }
       }),
     );

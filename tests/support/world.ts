@@ -1,4 +1,5 @@
 import { inheritedRunCertificate } from '../../sandbox/tls';
+import type { ArmEmulatorOptions } from '../../sandbox/arm';
 import { startWorld, type World } from '../../sandbox/story';
 import { reconcileCommand, type RunCommandOptions } from '../../cli/commands';
 import { ManualClock } from '../../lib/engine/clock';
@@ -15,8 +16,8 @@ export function runCertificate() {
   return certificate;
 }
 
-export async function storyWorld(): Promise<World> {
-  return startWorld(runCertificate());
+export async function storyWorld(armOptions: Partial<ArmEmulatorOptions> = {}): Promise<World> {
+  return startWorld(runCertificate(), armOptions);
 }
 
 export interface CommandResult {

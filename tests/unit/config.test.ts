@@ -6,7 +6,7 @@ import {
   parseConfig,
 } from '../../lib/config/load';
 import { parseDuration, formatDuration } from '../../lib/config/duration';
-import { configJsonSchema } from '../../lib/config/schema';
+import { configJsonSchema, TARGET_EXAMPLES } from '../../lib/config/schema';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,7 +84,7 @@ describe('parseConfig', () => {
     (doc.targets[0] as Record<string, unknown>).type = 'cloudflare.dnsRecord';
     const [problem] = problems(doc);
     expect(problem).toMatch(
-      /^targets\[0\]\.type: unknown target type "cloudflare.dnsRecord"; one of cloudflare\.dnsRecords, cloudflare\.dnsCname, azure\.nsgRule, azure\.ipGroup/,
+      /^targets\[0\]\.type: unknown target type "cloudflare.dnsRecord"; one of cloudflare\.dnsRecords, cloudflare\.dnsCname, cloudflare\.ipList, cloudflare\.poolOrigins, azure\.nsgRule, azure\.ipGroup/,
     );
   });
 
@@ -184,4 +184,66 @@ describe('the example configuration', () => {
       loadConfigFile(join(__dirname, '..', '..', 'reconciler.config.example.json')).targets,
     ).toHaveLength(3);
   });
+});
+
+describe('fleet sources', () => {
+  const fleet = () => ({
+    sources: {
+      fleet: {
+        query: { tag: 'ip-reconciler=prod', subscriptions: ['00000000-0000-0000-0000-0000000000c0'] },
+      },
+    },
+    targets: [
+      {
+        name: 'dns-{service}',
+        type: 'cloudflare.dnsRecords',
+        source: 'fleet',
+        zoneId: 'zone1',
+        recordName: '{service}.api.contoso.com',
+      },
+    ],
+  });
+
+  it('accepts {service} in the targets of a fleet', () => {
+    const config = parseConfig(fleet());
+    expect(config.sources.fleet).toEqual({
+      query: { tag: 'ip-reconciler=prod', subscriptions: ['00000000-0000-0000-0000-0000000000c0'] },
+    });
+    expect(config.targets[0]).toMatchObject({
+      name: 'dns-{service}',
+      recordName: '{service}.api.contoso.com',
+    });
+  });
+
+  it('names what is wrong in a fleet query, and a source that is neither kind', () => {
+    const doc = fleet() as { sources: Record<string, unknown> };
+    doc.sources.fleet = { query: { tag: 'no-equals-sign', subscriptions: ['nope'] } };
+    doc.sources.other = { resourceid: 'x' };
+    expect(problems(doc)).toEqual(
+      expect.arrayContaining([
+        'sources.fleet.query.tag: must be "name=value" (no quotes or backslashes)',
+        'sources.fleet.query.subscriptions[0]: must be a subscription ID (a GUID)',
+        'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)',
+      ]),
+    );
+  });
+
+  it('refuses {service} in a target of a single service', () => {
+    const doc = valid();
+    (doc.targets[0] as Record<string, unknown>).recordName = '{service}.contoso.com';
+    expect(problems(doc)).toEqual([
+      'targets[0]: {service} is replaced only in targets of a fleet source; prod is one service',
+    ]);
+  });
+});
+
+describe('target examples', () => {
+  it.each(Object.entries(TARGET_EXAMPLES))(
+    'the %s example is valid and shown in the JSON Schema',
+    (type, example) => {
+      const config = parseConfig({ sources: { prod: { resourceId: APIM } }, targets: [example] });
+      expect(config.targets[0]!.type).toBe(type);
+      expect(JSON.stringify(configJsonSchema())).toContain(JSON.stringify(example));
+    },
+  );
 });

@@ -1,0 +1,333 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createArmRestClient } from '../../lib/azure/armRest';
+import { parseConfig } from '../../lib/config/load';
+import type { AppServiceAccessRestrictionTarget } from '../../lib/config/schema';
+import { ManualClock } from '../../lib/engine/clock';
+import { parseAll } from '../../lib/net/addresses';
+import { AppServiceDriver } from '../../lib/targets/azureAppService';
+import {
+  APIM_ID,
+  ARM_TOKEN,
+  SUBSCRIPTION,
+  reactivate,
+  resetCounts,
+  writes,
+  type World,
+} from '../../sandbox/story';
+import { runCli, storyWorld } from '../support/world';
+
+/**
+ * azure.firewallPolicyRule and azure.appServiceAccessRestriction through the real SDKs and Resource Manager
+ * calls against the emulator: create/adopt, update, remove after retireAfter, in sync, not owned, and the
+ * faults each API can give.
+ */
+
+const POLICY_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-firewall/providers/Microsoft.Network/firewallPolicies/fw-policy`;
+const RCG_ID = `${POLICY_ID}/ruleCollectionGroups/apim`;
+const SITE_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-web/providers/Microsoft.Web/sites/backend-app`;
+const MARK = 'managed-by=apim-ip-reconciler';
+
+let world: World;
+let clock: ManualClock;
+
+const otherCollection = {
+  ruleCollectionType: 'FirewallPolicyFilterRuleCollection',
+  name: 'office',
+  priority: 300,
+  action: { type: 'Allow' },
+  rules: [
+    {
+      ruleType: 'NetworkRule',
+      name: 'office-ssh',
+      ipProtocols: ['TCP'],
+      sourceAddresses: ['198.51.100.0/28'],
+      destinationAddresses: ['10.1.0.0/24'],
+      destinationPorts: ['22'],
+    },
+  ],
+};
+
+function seedFirewall(description?: string) {
+  world.arm.setFirewallPolicy(POLICY_ID, { location: 'westeurope' });
+  world.arm.setRuleCollectionGroup(RCG_ID, {
+    priority: 200,
+    ruleCollections: [
+      {
+        ruleCollectionType: 'FirewallPolicyFilterRuleCollection',
+        name: 'apim-egress',
+        priority: 200,
+        action: { type: 'Allow' },
+        rules: [
+          {
+            ruleType: 'NetworkRule',
+            name: 'allow-apim',
+            ...(description ? { description } : {}),
+            ipProtocols: ['TCP'],
+            sourceAddresses: ['20.1.1.1'],
+            destinationAddresses: ['10.2.0.0/24'],
+            destinationPorts: ['443'],
+          },
+          {
+            ruleType: 'NetworkRule',
+            name: 'allow-monitoring',
+            ipProtocols: ['TCP'],
+            sourceAddresses: ['203.0.113.7'],
+            destinationAddresses: ['10.2.0.0/24'],
+            destinationPorts: ['9100'],
+          },
+        ],
+      },
+      otherCollection,
+    ],
+  });
+}
+
+type Collections = Array<{ name: string; rules: Array<Record<string, unknown>> }>;
+const collections = () =>
+  (world.arm.ruleCollectionGroup(RCG_ID) as { properties: { ruleCollections: Collections } }).properties
+    .ruleCollections;
+const apimRule = () => collections()[0]!.rules.find((r) => r.name === 'allow-apim')!;
+
+function writeConfig(targets: Array<Record<string, unknown>>, safety: Record<string, unknown> = {}): string {
+  const file = join(world.dir, `azure-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      sources: { prod: { resourceId: APIM_ID } },
+      targets,
+      safety,
+      azure: { resourceManagerEndpoint: world.arm.url },
+    }),
+  );
+  return file;
+}
+
+const firewallTarget = (extra: Record<string, unknown> = {}) => ({
+  name: 'fw',
+  type: 'azure.firewallPolicyRule',
+  source: 'prod',
+  ruleCollectionGroupId: RCG_ID,
+  ruleCollection: 'apim-egress',
+  rule: 'allow-apim',
+  adopt: true,
+  ...extra,
+});
+
+beforeEach(async () => {
+  world = await storyWorld();
+  clock = new ManualClock(new Date('2026-11-27T09:00:00Z'));
+});
+afterEach(() => world.close());
+
+describe('azure.firewallPolicyRule', () => {
+  it('adopts, follows a new IP, retires the old one, and leaves every other rule and collection as it was', async () => {
+    seedFirewall('egress of the APIM gateway');
+    const config = writeConfig([firewallTarget()]);
+    const others = () => JSON.stringify([collections()[0]!.rules[1], collections()[1]]);
+    const before = others();
+
+    const adopt = await runCli('apply', world, clock, { config });
+    expect(adopt.exitCode).toBe(0);
+    expect(adopt.report!.targets[0]!.changes.map((c) => c.action)).toEqual(['adopt']);
+    expect(apimRule()).toMatchObject({
+      description: `egress of the APIM gateway ${MARK}`,
+      sourceAddresses: ['20.1.1.1'],
+    });
+
+    resetCounts(world);
+    expect((await runCli('apply', world, clock, { config })).report!.outcome).toBe('noop');
+    expect(writes(world)).toBe(0);
+
+    reactivate(world, '20.2.2.2');
+    const moved = await runCli('apply', world, clock, { config });
+    expect(moved.report!.targets[0]!.changes).toEqual([
+      expect.objectContaining({ action: 'add', after: '20.2.2.2/32', result: 'applied' }),
+    ]);
+    expect(apimRule().sourceAddresses).toEqual(['20.1.1.1', '20.2.2.2/32']);
+
+    clock.advance(60 * 60_000);
+    await runCli('apply', world, clock, { config });
+    expect(apimRule().sourceAddresses).toEqual(['20.2.2.2/32']);
+    expect(others()).toBe(before);
+  });
+
+  it('holds an unmarked rule unless adopted, and names a missing rule', async () => {
+    seedFirewall();
+    const held = await runCli('plan', world, clock, {
+      config: writeConfig([firewallTarget({ adopt: false })]),
+    });
+    expect(held.report!.targets[0]!.block).toMatchObject({ reason: 'NotOwned' });
+    const missing = await runCli('plan', world, clock, {
+      config: writeConfig([firewallTarget({ rule: 'allow-apim-typo' })]),
+    });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.output).toContain(
+      'rule allow-apim-typo not found in rule collection apim-egress (it has: allow-apim, allow-monitoring)',
+    );
+  });
+
+  it('waits out a policy busy with another operation (409), and polls the slow operation to the end', async () => {
+    seedFirewall(MARK);
+    world.arm.inject({
+      route: 'ruleCollectionGroup.put',
+      status: 409,
+      body: {
+        error: {
+          code: 'AnotherOperationInProgress',
+          message: 'Another operation on this or dependent resource is in progress.',
+        },
+      },
+    });
+    reactivate(world, '20.2.2.2');
+    const run = await runCli('apply', world, clock, { config: writeConfig([firewallTarget()]) });
+    expect(run.report!.outcome).toBe('changed');
+    expect(world.arm.count({ route: 'ruleCollectionGroup.put' })).toBe(2);
+    expect(apimRule().sourceAddresses).toEqual(['20.1.1.1', '20.2.2.2/32']);
+  });
+
+  it('reports a failed operation, and the next run converges', async () => {
+    seedFirewall(MARK);
+    reactivate(world, '20.2.2.2');
+    world.arm.failNextOperation('ruleCollectionGroup.put', 'Failed', {
+      code: 'FirewallPolicyUpdateFailed',
+      message: 'Put on Firewall Policy failed.',
+    });
+    const config = writeConfig([firewallTarget()]);
+    const failed = await runCli('apply', world, clock, { config });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.report!.targets[0]).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('FirewallPolicyUpdateFailed'),
+    });
+    const next = await runCli('apply', world, clock, { config });
+    expect(next.exitCode).toBe(0);
+    expect(apimRule().sourceAddresses).toEqual(expect.arrayContaining(['20.2.2.2/32']));
+  });
+
+  it('re-reads and re-plans after a concurrent writer changed the group (412)', async () => {
+    seedFirewall(MARK);
+    reactivate(world, '20.2.2.2');
+    world.arm.inject({ route: 'ruleCollectionGroup.put', concurrentModification: true });
+    const run = await runCli('apply', world, clock, { config: writeConfig([firewallTarget()]) });
+    expect(run.report!.outcome).toBe('changed');
+    expect(world.arm.count({ route: 'ruleCollectionGroup.put' })).toBe(2);
+  });
+});
+
+describe('azure.appServiceAccessRestriction', () => {
+  const siteTarget = (extra: Record<string, unknown> = {}) => ({
+    name: 'web',
+    type: 'azure.appServiceAccessRestriction',
+    source: 'prod',
+    siteId: SITE_ID,
+    ...extra,
+  });
+  type Restriction = { name?: string; ipAddress: string; priority: number; action: string };
+  const list = (key = 'ipSecurityRestrictions') =>
+    (world.arm.siteConfig(SITE_ID) as { properties: Record<string, Restriction[]> }).properties[key]!;
+  const office: Restriction = {
+    ipAddress: '198.51.100.0/24',
+    action: 'Allow',
+    priority: 300,
+    name: 'office',
+  };
+
+  it('adds apim-<ip> entries at free priorities of the range, never renumbering others, and retires old ones', async () => {
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    const config = writeConfig([siteTarget()]);
+    const first = await runCli('apply', world, clock, { config });
+    expect(first.exitCode).toBe(0);
+    expect(list()).toEqual([
+      expect.objectContaining(office),
+      expect.objectContaining({
+        name: 'apim-20.1.1.1',
+        ipAddress: '20.1.1.1/32',
+        priority: 301,
+        action: 'Allow',
+      }),
+      expect.objectContaining({ ipAddress: 'Any', action: 'Deny' }),
+    ]);
+    resetCounts(world);
+    expect((await runCli('apply', world, clock, { config })).report!.outcome).toBe('noop');
+    expect(writes(world)).toBe(0);
+
+    reactivate(world, '20.2.2.2');
+    await runCli('apply', world, clock, { config });
+    expect(list().map((r) => [r.name, r.priority])).toEqual([
+      ['office', 300],
+      ['apim-20.1.1.1', 301],
+      ['apim-20.2.2.2', 302],
+      ['Deny all', 2147483647],
+    ]);
+    clock.advance(60 * 60_000);
+    await runCli('apply', world, clock, { config });
+    expect(list().map((r) => r.name)).toEqual(['office', 'apim-20.2.2.2', 'Deny all']);
+  });
+
+  it('leaves the scm list alone unless configured, then manages it too', async () => {
+    world.arm.setSite(SITE_ID, {
+      location: 'westeurope',
+      ipSecurityRestrictions: [],
+      scmIpSecurityRestrictions: [office],
+    });
+    await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) });
+    expect(list('scmIpSecurityRestrictions').map((r) => r.name)).toEqual(['office', 'Deny all']);
+    await runCli('apply', world, clock, { config: writeConfig([siteTarget({ scm: true })]) });
+    expect(list('scmIpSecurityRestrictions').map((r) => r.name)).toEqual([
+      'office',
+      'apim-20.1.1.1',
+      'Deny all',
+    ]);
+  });
+
+  it('fails with what to do when the priority range is full', async () => {
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    const run = await runCli('apply', world, clock, {
+      config: writeConfig([siteTarget({ priorityRange: [300, 300] })]),
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.output).toContain(
+      'no free priority left in priorityRange [300, 300] for 1 new entry — widen priorityRange of target web',
+    );
+    expect(writes(world)).toBe(0);
+  });
+
+  it('sees a change made between its read and its write (no etag on config/web) as a lost race', async () => {
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    const config = parseConfig({ sources: { prod: { resourceId: APIM_ID } }, targets: [siteTarget()] });
+    const target = config.targets[0] as AppServiceAccessRestrictionTarget;
+    const driver = new AppServiceDriver(
+      createArmRestClient({
+        endpoint: world.arm.url,
+        credential: {
+          getToken: async () => ({ token: ARM_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
+        },
+      }),
+    );
+    const actual = await driver.read(target);
+    const plan = driver.plan(target, actual, {
+      desired: parseAll(['20.1.1.1']).prefixes,
+      observation: {
+        source: 'prod',
+        resourceId: APIM_ID,
+        serviceName: 'contoso',
+        provisioningState: 'Succeeded',
+        sku: 'Premium',
+        regions: [],
+      },
+      state: undefined,
+      now: clock.now(),
+      safety: config.safety,
+      retireAfterMs: 3_600_000,
+    });
+    world.arm.setSite(SITE_ID, {
+      location: 'westeurope',
+      ipSecurityRestrictions: [office, { ...office, name: 'vpn', ipAddress: '192.0.2.0/24', priority: 310 }],
+    });
+    expect(await driver.apply([{ target, actual, plan }])).toEqual([
+      { status: 'lost-race', error: expect.any(String) },
+    ]);
+    expect(list().map((r) => r.name)).toEqual(['office', 'vpn', 'Deny all']);
+  });
+});
