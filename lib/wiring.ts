@@ -1,17 +1,20 @@
 import { ApiManagementClient } from '@azure/arm-apimanagement';
 import { NetworkManagementClient } from '@azure/arm-network';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import Cloudflare from 'cloudflare';
 import type { Config } from './config/schema';
 import { isLoopbackUrl, SettingsError, SETTINGS, type Settings } from './config/settings';
+import { parseDuration } from './config/duration';
 import type { Clock } from './engine/clock';
+import { HostLimiter, retryAfterMs, RunBudget } from './net/limits';
 import { reconcile, type DriverRegistry, type ReconcileOptions } from './engine/reconcile';
 import type { RunReport } from './engine/report';
 import { ApimSourceReader } from './source/apim';
 import { ResourceGraphFleet } from './source/resourceGraph';
 import type { StateStore } from './state/store';
-import { createArmRestClient } from './azure/armRest';
+import { createArmRestClient, type AdditionalPolicy } from './azure/armRest';
 import { AppServiceDriver } from './targets/azureAppService';
 import { FirewallRuleDriver } from './targets/azureFirewallRule';
 import { IpGroupDriver } from './targets/azureIpGroup';
@@ -114,14 +117,66 @@ export function checkSettings(config: Config, settings: Settings): void {
   azureCredential(armEndpointOf(config, settings), settings);
 }
 
+/** Azure SDK pipeline policies: each request within the run's budget, and at most N in flight per host. */
+function azurePolicies(limiter: HostLimiter, budget: RunBudget): AdditionalPolicy[] {
+  const runBudget: PipelinePolicy = {
+    name: 'apimIpReconcilerRunBudget',
+    sendRequest(request, next) {
+      budget.check();
+      // The retry policies wait on this signal, so a long Retry-After ends with the budget.
+      request.abortSignal = request.abortSignal
+        ? AbortSignal.any([request.abortSignal as AbortSignal, budget.signal])
+        : budget.signal;
+      return next(request);
+    },
+  };
+  const hostLimit: PipelinePolicy = {
+    name: 'apimIpReconcilerHostLimit',
+    sendRequest: (request, next) =>
+      limiter.run(request.url, () => {
+        budget.check();
+        return next(request);
+      }),
+  };
+  return [
+    { policy: runBudget, position: 'perCall' },
+    { policy: hostLimit, position: 'perRetry' },
+  ];
+}
+
+/**
+ * The Cloudflare SDK's fetch, limited per host and by the run's budget. The SDK obeys any Retry-After with
+ * no cap and its wait cannot be aborted, so an answer asking to wait past the budget is marked not to retry.
+ */
+function cloudflareFetch(limiter: HostLimiter, budget: RunBudget): typeof fetch {
+  return (input, init) =>
+    limiter.run(input instanceof Request ? input.url : String(input), async () => {
+      budget.check();
+      const signal = init?.signal ? AbortSignal.any([init.signal, budget.signal]) : budget.signal;
+      const response = await fetch(input, { ...init, signal });
+      const wait = retryAfterMs(response.headers);
+      if (wait === undefined || wait <= budget.remainingMs()) return response;
+      const headers = new Headers(response.headers);
+      headers.set('x-should-retry', 'false');
+      return new Response(response.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    });
+}
+
 export function createReconciler(options: WiringOptions): Reconciler {
   const { config, settings, tuning = {} } = options;
   checkSettings(config, settings);
   const endpoint = armEndpointOf(config, settings);
   const credential = azureCredential(endpoint, settings);
+  const limiter = new HostLimiter(settings.maxConcurrency);
+  const budget = new RunBudget(parseDuration(config.safety.runBudget) ?? 8 * 60_000);
   const azureOptions = {
     endpoint,
     retryOptions: { maxRetries: 3, retryDelayInMs: 800, maxRetryDelayInMs: 30_000, ...tuning.azureRetry },
+    additionalPolicies: azurePolicies(limiter, budget),
   };
   const apim = perSubscription(
     (sub) => new ApiManagementClient(credential, sub, { ...azureOptions, $host: endpoint }),
@@ -131,12 +186,13 @@ export function createReconciler(options: WiringOptions): Reconciler {
     pollIntervalMs: tuning.pollIntervalMs ?? 2000,
     maxWaitMs: tuning.maxWriteWaitMs ?? 5 * 60_000,
   };
-  const armRest = createArmRestClient({ endpoint, credential, retryOptions: azureOptions.retryOptions });
+  const armRest = createArmRestClient({ ...azureOptions, credential });
   const cloudflare = new Cloudflare({
     apiToken: settings.cloudflareToken ?? 'unused',
     baseURL: cloudflareBaseUrlOf(config, settings),
     maxRetries: tuning.cloudflareMaxRetries ?? 2,
     timeout: tuning.cloudflareTimeoutMs ?? 30_000,
+    fetch: cloudflareFetch(limiter, budget),
   });
   const dns = new CloudflareDnsDriver(cloudflare);
   const ipList = new CloudflareIpListDriver(cloudflare, {
@@ -168,5 +224,14 @@ export function createReconciler(options: WiringOptions): Reconciler {
     clock: options.clock ?? systemClock,
     mode: settings.mode,
   };
-  return { run: (runOptions) => reconcile(deps, runOptions) };
+  return {
+    async run(runOptions) {
+      budget.begin();
+      try {
+        return await reconcile(deps, runOptions);
+      } finally {
+        budget.end();
+      }
+    },
+  };
 }

@@ -209,7 +209,12 @@ export abstract class Emulator {
 
   resetCounts(): void {
     this.requests.length = 0;
+    this.maxInFlight = this.inFlight;
   }
+
+  /** Requests being handled right now, and the most there were at once since the last resetCounts(). */
+  inFlight = 0;
+  maxInFlight = 0;
 
   inject(fault: Fault): void {
     this.faults.push({ times: 1, ...fault });
@@ -230,6 +235,9 @@ export abstract class Emulator {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.on('close', () => this.inFlight--);
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
     const raw = await readBody(req);

@@ -7,7 +7,14 @@ import {
   createPipelineRequest,
   type HttpClient,
   type Pipeline,
+  type PipelinePolicy,
 } from '@azure/core-rest-pipeline';
+
+/** A policy and where it goes, as the Azure SDK clients take it (`additionalPolicies`). */
+export interface AdditionalPolicy {
+  policy: PipelinePolicy;
+  position: 'perCall' | 'perRetry';
+}
 
 /**
  * Resource Manager calls for which no Node.js 20 SDK fits (Resource Graph, App Service site config), on the
@@ -48,6 +55,8 @@ export interface ArmRestOptions {
   endpoint: string;
   credential: TokenCredential;
   retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** Policies added as the SDK clients take them (run budget, per-host limit). */
+  additionalPolicies?: AdditionalPolicy[];
 }
 
 /** ARM errors are `{error:{code,message}}`; App Service's are `{Code, Message}`. */
@@ -67,6 +76,9 @@ function errorOf(body: unknown): { code?: string; message?: string } {
 export function createArmRestClient(options: ArmRestOptions): ArmRestClient {
   const endpoint = options.endpoint.replace(/\/+$/, '');
   const pipeline: Pipeline = createPipelineFromOptions({ retryOptions: options.retryOptions });
+  for (const { policy, position } of options.additionalPolicies ?? []) {
+    pipeline.addPolicy(policy, position === 'perRetry' ? { afterPhase: 'Retry' } : {});
+  }
   pipeline.addPolicy(
     bearerTokenAuthenticationPolicy({
       credential: options.credential,

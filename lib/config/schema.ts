@@ -259,6 +259,8 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
 const safety = z.strictObject({
   retireAfter: duration.default('PT1H'),
   maxRemovalsPerTarget: z.number().int().min(0).default(4),
+  /** The longest one run may take, retry waits included (the Functions timeout is 10 minutes). */
+  runBudget: duration.default('PT8M'),
   minPrefixLength: z
     .strictObject({
       ipv4: z.number().int().min(1).max(32).default(28),
@@ -277,6 +279,7 @@ export const configSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   safety: safety.default({
     retireAfter: 'PT1H',
+    runBudget: 'PT8M',
     maxRemovalsPerTarget: 4,
     minPrefixLength: { ipv4: 28, ipv6: 124 },
   }),

@@ -121,28 +121,26 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
     safety: deps.config.safety,
     retireAfterMs: parseDuration(deps.config.safety.retireAfter) ?? 3_600_000,
   });
-  const prepare = async (work: Work): Promise<void> => {
+  /** Source checks and the desired addresses; false when the target is held before anything is read. */
+  const ready = (work: Work): boolean => {
     const source = observed.get(work.target.source)!;
     if (!source.observation || source.report.block) {
       work.report.status = 'blocked';
       work.report.block = source.report.block;
       work.report.heldBySource = true;
-      return;
+      return false;
     }
     work.context = context(work, source.observation);
     if (work.context.desired.length === 0 && work.driver.needsAddresses?.(work.target) !== false) {
       work.report.status = 'blocked';
       work.report.block = emptySourceBlock(work.target, source.observation);
-      return;
+      return false;
     }
+    return true;
+  };
+  const plan = (work: Work): void => {
     try {
-      work.actual = await work.driver.read(work.target);
-    } catch (error) {
-      fail(work, error);
-      return;
-    }
-    try {
-      work.plan = work.driver.plan(work.target, work.actual, work.context);
+      work.plan = work.driver.plan(work.target, work.actual, work.context!);
     } catch (error) {
       fail(work, error);
       return;
@@ -154,7 +152,7 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
       // Additions are never the danger: when only the removals are held, the additions still go out.
       const additionsOnly =
         block.reason === 'TooManyRemovals'
-          ? work.driver.plan(work.target, work.actual, { ...work.context, holdRemovals: true })
+          ? work.driver.plan(work.target, work.actual, { ...work.context!, holdRemovals: true })
           : undefined;
       if (!additionsOnly?.write || planBlock(additionsOnly, deps.config.safety, false)) {
         work.report.status = 'blocked';
@@ -166,7 +164,21 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
     work.report.changes = work.plan.changes.map((c) => ({ ...c, result: 'planned' }));
     work.report.status = work.plan.write ? 'planned' : 'in-sync';
   };
-  await Promise.all(works.map(prepare));
+  /** One target again, after a lost race. */
+  const prepare = async (work: Work): Promise<void> => {
+    if (!ready(work)) return;
+    try {
+      work.actual = await work.driver.read(work.target);
+    } catch (error) {
+      fail(work, error);
+      return;
+    }
+    plan(work);
+  };
+
+  const readable = works.filter(ready);
+  await readAll(readable);
+  for (const work of readable) if (work.report.status !== 'failed') plan(work);
   holdSourcesWithFailedReads(works);
 
   if (writes) {
@@ -193,6 +205,34 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
   }
   recordRun(deps.recorder, report);
   return report;
+}
+
+/** Reads every target, letting a driver that can (Cloudflare DNS: one list per zone) read its targets together. */
+async function readAll(works: Work[]): Promise<void> {
+  const byDriver = new Map<TargetDriver, Work[]>();
+  for (const w of works) byDriver.set(w.driver, [...(byDriver.get(w.driver) ?? []), w]);
+  await Promise.all(
+    [...byDriver].map(async ([driver, group]) => {
+      if (driver.readMany) {
+        const results = await driver.readMany(group.map((w) => w.target));
+        group.forEach((w, i) => {
+          const result = results[i];
+          if (result instanceof Error) fail(w, result);
+          else w.actual = result;
+        });
+        return;
+      }
+      await Promise.all(
+        group.map(async (w) => {
+          try {
+            w.actual = await driver.read(w.target);
+          } catch (error) {
+            fail(w, error);
+          }
+        }),
+      );
+    }),
+  );
 }
 
 function newWork(target: TargetConfig, drivers: DriverRegistry): Work {

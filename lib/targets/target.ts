@@ -94,6 +94,8 @@ export interface TargetDriver<T extends TargetConfig = TargetConfig, A = unknown
   /** False for a target that follows something other than the source's addresses (a CNAME); default true. */
   needsAddresses?(target: T): boolean;
   read(target: T): Promise<A>;
+  /** Reads several targets at once when that takes fewer requests; one result (or Error) per target, in order. */
+  readMany?(targets: T[]): Promise<Array<A | Error>>;
   plan(target: T, actual: A, context: PlanContext): TargetPlan<W>;
   apply(items: ApplyItem<T, A, W>[]): Promise<ApplyOutcome[]>;
 }

@@ -19,7 +19,12 @@ const context = (gatewayHost?: string): PlanContext => ({
   observation: { serviceName: 'contoso', gatewayHost, regions: [] } as unknown as Observation,
   state: undefined,
   now: new Date('2026-11-27T10:00:00Z'),
-  safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+  safety: {
+    retireAfter: 'PT1H',
+    maxRemovalsPerTarget: 4,
+    runBudget: 'PT8M',
+    minPrefixLength: { ipv4: 28, ipv6: 124 },
+  },
   retireAfterMs: 3_600_000,
 });
 let seq = 0;

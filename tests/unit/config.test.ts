@@ -52,6 +52,7 @@ describe('parseConfig', () => {
     expect(config.safety).toEqual({
       retireAfter: 'PT1H',
       maxRemovalsPerTarget: 4,
+      runBudget: 'PT8M',
       minPrefixLength: { ipv4: 28, ipv6: 124 },
     });
     expect(config.azure.resourceManagerEndpoint).toBe('https://management.azure.com');

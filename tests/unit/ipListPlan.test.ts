@@ -32,7 +32,12 @@ function context(
     observation: { regions: [] } as unknown as Observation,
     state: state ? { resource: RESOURCE, owned: [], departed: {}, ...state } : undefined,
     now: NOW,
-    safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+    safety: {
+      retireAfter: 'PT1H',
+      maxRemovalsPerTarget: 4,
+      runBudget: 'PT8M',
+      minPrefixLength: { ipv4: 28, ipv6: 124 },
+    },
     retireAfterMs: HOUR,
     ...extra,
   };

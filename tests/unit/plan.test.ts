@@ -23,7 +23,12 @@ function context(desired: string[], state?: Partial<TargetState>, now = NOW): Pl
     observation,
     state: state ? { resource: RESOURCE, owned: [], departed: {}, ...state } : undefined,
     now,
-    safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+    safety: {
+      retireAfter: 'PT1H',
+      maxRemovalsPerTarget: 4,
+      runBudget: 'PT8M',
+      minPrefixLength: { ipv4: 28, ipv6: 124 },
+    },
     retireAfterMs: HOUR,
   };
 }

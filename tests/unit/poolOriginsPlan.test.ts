@@ -38,7 +38,12 @@ function context(
     } as unknown as Observation,
     state: undefined,
     now: NOW,
-    safety: { retireAfter: 'PT1H', maxRemovalsPerTarget: 4, minPrefixLength: { ipv4: 28, ipv6: 124 } },
+    safety: {
+      retireAfter: 'PT1H',
+      maxRemovalsPerTarget: 4,
+      runBudget: 'PT8M',
+      minPrefixLength: { ipv4: 28, ipv6: 124 },
+    },
     retireAfterMs: 3_600_000,
     ...extra,
   };
