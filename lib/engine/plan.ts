@@ -1,5 +1,5 @@
 import { formatDuration } from '../config/duration';
-import { cidrText, entryKey, type Prefix } from '../net/addresses';
+import { cidrText, entryKey, isExplicitEntry, type Prefix } from '../net/addresses';
 import type { TargetState } from '../state/store';
 import {
   OWNER_MARK,
@@ -21,6 +21,8 @@ export interface AllowlistActual {
   marked: boolean;
   /** Its entries as written, in order. */
   entries: string[];
+  /** What the list matches besides explicit addresses (`*`, a service tag, an application security group). */
+  wildcards?: string[];
 }
 
 export interface AllowlistOptions {
@@ -30,6 +32,8 @@ export interface AllowlistOptions {
   /** Where the mark goes: `description`, `tag`. */
   markPlace: string;
   targetName: string;
+  /** What to do when the list matches more than explicit addresses. */
+  wildcardHint: string;
 }
 
 export interface AllowlistWrite {
@@ -88,6 +92,23 @@ export function planAllowlist(
   for (const entry of actual.entries) {
     const key = entryKey(entry);
     present.set(key, [...(present.get(key) ?? []), entry]);
+  }
+
+  const wildcards = [...(actual.wildcards ?? []), ...actual.entries.filter((e) => !isExplicitEntry(e))];
+  if (wildcards.length > 0) {
+    // An entry like `*` or a service tag already lets in far more than APIM: not a list to keep in step.
+    return {
+      changes: [],
+      additions: [],
+      removals: 0,
+      blocked: {
+        reason: 'NotOwned',
+        detail: `${options.label} matches ${wildcards.join(', ')}; the reconciler only manages explicit address lists: ${options.wildcardHint}`,
+      },
+      deferred: [],
+      nextState: stateFor({ owned: state?.owned ?? [], departed: state?.departed ?? {} }),
+      phase: 'allowlist-add',
+    };
   }
 
   if (!actual.marked && !options.adopt) {

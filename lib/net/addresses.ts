@@ -148,3 +148,14 @@ export function comparePrefixes(a: Prefix, b: Prefix): number {
   }
   return a.length - b.length;
 }
+
+/** An allowlist entry naming addresses explicitly: an address, a prefix, or an IPv4 range `a-b` (firewalls, IP Groups). */
+export function isExplicitEntry(text: string): boolean {
+  if (parsePrefix(text)) return true;
+  const range = /^([^-\s]+)-([^-\s]+)$/.exec(text.trim());
+  return (
+    range !== null &&
+    ipaddr.IPv4.isValidFourPartDecimal(range[1]!) &&
+    ipaddr.IPv4.isValidFourPartDecimal(range[2]!)
+  );
+}

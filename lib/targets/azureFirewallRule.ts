@@ -2,7 +2,6 @@ import type { FirewallPolicyRuleCollectionGroup, NetworkManagementClient } from 
 import type { FirewallPolicyRuleTarget } from '../config/schema';
 import { parseResourceId } from '../config/resourceId';
 import { planAllowlist, type AllowlistWrite } from '../engine/plan';
-import { parsePrefix } from '../net/addresses';
 import { hasStatus, remoteFailure } from '../remote';
 import {
   conditionalHeaders,
@@ -121,25 +120,16 @@ export class FirewallRuleDriver implements TargetDriver<
     const { rule } = locate(actual.group, target);
     const entries = entriesOf(rule, field(target));
     const label = `firewall rule ${target.ruleCollection}/${target.rule}`;
-    const foreign = entries.filter((e) => !parsePrefix(e));
-    if (foreign.length > 0) {
-      return {
-        changes: [],
-        additions: [],
-        removals: 0,
-        blocked: {
-          reason: 'NotOwned',
-          detail: `${label} matches ${foreign.join(', ')} in its ${field(target)}; the reconciler only manages explicit address lists`,
-        },
-        deferred: [],
-        nextState: context.state ?? { resource: this.resource(target), owned: [], departed: {} },
-        phase: 'allowlist-add',
-      };
-    }
     return planAllowlist(
       { exists: true, marked: String(rule.description ?? '').includes(OWNER_MARK), entries },
       context,
-      { adopt: target.adopt, label, markPlace: 'description', targetName: target.name },
+      {
+        adopt: target.adopt,
+        label,
+        markPlace: 'description',
+        targetName: target.name,
+        wildcardHint: `point target ${target.name} at a rule of its own`,
+      },
       this.resource(target),
     );
   }

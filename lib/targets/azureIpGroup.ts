@@ -66,6 +66,7 @@ export class IpGroupDriver implements TargetDriver<IpGroupTarget, IpGroupActual,
         label: `IP group ${parseResourceId(target.resourceId).names[0]}`,
         markPlace: 'tags',
         targetName: target.name,
+        wildcardHint: `point target ${target.name} at an IP group of its own`,
       },
       target.resourceId,
     );

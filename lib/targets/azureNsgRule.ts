@@ -105,34 +105,21 @@ export class NsgRuleDriver implements TargetDriver<NsgRuleTarget, NsgRuleActual,
   plan(target: NsgRuleTarget, actual: NsgRuleActual, context: PlanContext): TargetPlan<AllowlistWrite> {
     const { rule } = actual;
     const label = `rule ${parseResourceId(target.ruleId).names[1]}`;
-    if (rule) {
-      const foreign = [
-        ...entriesOf(rule, target).filter((e) => !parsePrefix(e)),
-        ...(rule[side(target).asgs] ?? []).map(() => 'an application security group'),
-      ];
-      if (foreign.length > 0) {
-        return {
-          changes: [],
-          additions: [],
-          removals: 0,
-          blocked: {
-            reason: 'NotOwned',
-            detail: `${label} matches ${foreign.join(', ')} on its ${target.field} side; the reconciler only manages explicit address lists: point ruleId at a rule of its own`,
-          },
-          deferred: [],
-          nextState: context.state ?? { resource: target.ruleId, owned: [], departed: {} },
-          phase: 'allowlist-add',
-        };
-      }
-    }
     return planAllowlist(
       {
         exists: actual.exists,
         marked: (rule?.description ?? '').includes(OWNER_MARK),
         entries: rule ? entriesOf(rule, target) : [],
+        wildcards: (rule?.[side(target).asgs] ?? []).map(() => 'an application security group'),
       },
       context,
-      { adopt: target.adopt, label, markPlace: 'description', targetName: target.name },
+      {
+        adopt: target.adopt,
+        label,
+        markPlace: 'description',
+        targetName: target.name,
+        wildcardHint: `point ruleId of target ${target.name} at a rule of its own`,
+      },
       target.ruleId,
     );
   }

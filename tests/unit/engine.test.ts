@@ -63,7 +63,7 @@ class MemoryGroups implements TargetDriver<IpGroupTarget, AllowlistActual, Allow
     return planAllowlist(
       actual,
       ctx,
-      { adopt: t.adopt, label: t.name, markPlace: 'tags', targetName: t.name },
+      { adopt: t.adopt, label: t.name, markPlace: 'tags', targetName: t.name, wildcardHint: 'use another' },
       t.resourceId,
     );
   }

@@ -33,7 +33,13 @@ function context(desired: string[], state?: Partial<TargetState>, now = NOW): Pl
   };
 }
 
-const options = { adopt: false, label: 'IP group g', markPlace: 'tags', targetName: 'grp' };
+const options = {
+  adopt: false,
+  label: 'IP group g',
+  markPlace: 'tags',
+  targetName: 'grp',
+  wildcardHint: 'use a group of its own',
+};
 const marked = (entries: string[]): AllowlistActual => ({ exists: true, marked: true, entries });
 
 describe('planAllowlist', () => {
@@ -162,5 +168,23 @@ describe('planAllowlist', () => {
       RESOURCE,
     );
     expect(plan.changes).toEqual([]);
+  });
+
+  it('holds a list that matches more than explicit addresses, and keeps ranges as foreign entries', () => {
+    const star = planAllowlist(marked(['*', '20.1.1.1']), context(['20.2.2.2']), options, RESOURCE);
+    expect(star.blocked).toEqual({
+      reason: 'NotOwned',
+      detail:
+        'IP group g matches *; the reconciler only manages explicit address lists: use a group of its own',
+    });
+    const tagged = planAllowlist(
+      { ...marked([]), wildcards: ['an application security group'] },
+      context(['20.2.2.2']),
+      options,
+      RESOURCE,
+    );
+    expect(tagged.blocked?.detail).toContain('matches an application security group');
+    const range = planAllowlist(marked(['10.0.0.1-10.0.0.9']), context(['20.2.2.2']), options, RESOURCE);
+    expect(range.write?.entries).toEqual(['10.0.0.1-10.0.0.9', '20.2.2.2/32']);
   });
 });
