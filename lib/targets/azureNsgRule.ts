@@ -1,7 +1,6 @@
 import type { NetworkManagementClient, SecurityRule } from '@azure/arm-network';
 import type { NsgRuleTarget } from '../config/schema';
 import { parseResourceId } from '../config/resourceId';
-import { parsePrefix } from '../net/addresses';
 import { planAllowlist, type AllowlistWrite } from '../engine/plan';
 import {
   conditionalHeaders,
