@@ -133,7 +133,7 @@ function azurePolicies(limiter: HostLimiter, budget: RunBudget): AdditionalPolic
   const hostLimit: PipelinePolicy = {
     name: 'apimIpReconcilerHostLimit',
     sendRequest: (request, next) =>
-      limiter.run(request.url, () => {
+      limiter.forUrl(request.url, () => {
         budget.check();
         return next(request);
       }),
@@ -150,7 +150,7 @@ function azurePolicies(limiter: HostLimiter, budget: RunBudget): AdditionalPolic
  */
 function cloudflareFetch(limiter: HostLimiter, budget: RunBudget): typeof fetch {
   return (input, init) =>
-    limiter.run(input instanceof Request ? input.url : String(input), async () => {
+    limiter.forUrl(input instanceof Request ? input.url : String(input), async () => {
       budget.check();
       const signal = init?.signal ? AbortSignal.any([init.signal, budget.signal]) : budget.signal;
       const response = await fetch(input, { ...init, signal });

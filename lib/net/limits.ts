@@ -5,19 +5,28 @@ import pLimit from 'p-limit';
  * API host, and a run budget after which no request starts and no retry wait goes on.
  */
 
-export class HostLimiter {
+/** At most `perKey` tasks at once per key (an API host; an account whose writes must go one at a time). */
+export class KeyedLimiter {
   private readonly limits = new Map<string, pLimit.Limit>();
 
-  constructor(readonly perHost: number) {}
+  constructor(readonly perKey: number) {}
 
-  /** Runs `task` once fewer than `perHost` requests to `url`'s host are in flight. */
-  run<T>(url: string, task: () => Promise<T>): Promise<T> {
-    const host = new URL(url).host;
-    let limit = this.limits.get(host);
-    if (!limit) this.limits.set(host, (limit = pLimit(this.perHost)));
+  /** Runs `task` once fewer than `perKey` tasks of `key` are running, in the order they came. */
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    let limit = this.limits.get(key);
+    if (!limit) this.limits.set(key, (limit = pLimit(this.perKey)));
     return limit(task);
   }
 }
+
+/** The per-host limit of requests in flight. */
+export class HostLimiter extends KeyedLimiter {
+  forUrl<T>(url: string, task: () => Promise<T>): Promise<T> {
+    return this.run(new URL(url).host, task);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Thrown when a request would start after the run's budget is spent. */
 export class BudgetExceededError extends Error {

@@ -2,6 +2,7 @@ import type { FirewallPolicyRuleCollectionGroup, NetworkManagementClient } from 
 import type { FirewallPolicyRuleTarget } from '../config/schema';
 import { parseResourceId } from '../config/resourceId';
 import { planAllowlist, type AllowlistWrite } from '../engine/plan';
+import { sleep } from '../net/limits';
 import { hasStatus, remoteFailure } from '../remote';
 import {
   conditionalHeaders,
@@ -36,8 +37,6 @@ interface Located {
   collection: Record<string, unknown>;
   rule: Record<string, unknown>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function field(target: FirewallPolicyRuleTarget): 'sourceAddresses' | 'destinationAddresses' {
   return target.field === 'destination' ? 'destinationAddresses' : 'sourceAddresses';

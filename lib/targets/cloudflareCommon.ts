@@ -1,4 +1,5 @@
 import { describeFailure, hintFor, remoteFailure, type RemoteFailure } from '../remote';
+import { retryAfterMs } from '../net/limits';
 import { TargetError } from './target';
 
 /** What the account-scoped Cloudflare targets (IP lists, pool origins) share: error lines, Retry-After, queues. */
@@ -40,45 +41,18 @@ export function readFailure(
   return new TargetError(message, status === 404 ? notFoundHint : hint || undefined);
 }
 
-function headerOf(error: unknown, name: string): string | undefined {
+/** The response headers an SDK error carries (a Web `Headers` in the Cloudflare SDK v7). */
+function headersOf(error: unknown): { get(name: string): string | null | undefined } | undefined {
   const headers =
     typeof error === 'object' && error !== null ? (error as { headers?: unknown }).headers : undefined;
   if (typeof headers !== 'object' || headers === null) return undefined;
-  const get = (headers as { get?: unknown }).get;
-  if (typeof get === 'function') {
-    const value: unknown = get.call(headers, name);
-    return typeof value === 'string' ? value : undefined;
-  }
-  const value = (headers as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function') return headers as Headers;
+  const record = headers as Record<string, unknown>;
+  return { get: (name) => (typeof record[name] === 'string' ? (record[name] as string) : undefined) };
 }
 
-/** The wait a 429 asks for: `retry-after-ms`, else `retry-after` (seconds or an HTTP date); undefined when absent. */
-export function retryAfterMs(error: unknown, now = Date.now()): number | undefined {
-  const ms = Number(headerOf(error, 'retry-after-ms'));
-  if (headerOf(error, 'retry-after-ms') !== undefined && Number.isFinite(ms) && ms >= 0) return ms;
-  const text = headerOf(error, 'retry-after');
-  if (text === undefined) return undefined;
-  const seconds = Number(text);
-  if (text.trim() !== '' && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs tasks one at a time per key (an account, a pool), in the order they were queued. */
-export class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const next = previous.then(task);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
+/** The wait a 429 asks for, in milliseconds; undefined when it does not say. */
+export function retryAfterFrom(error: unknown, now = Date.now()): number | undefined {
+  const headers = headersOf(error);
+  return headers ? retryAfterMs(headers, now) : undefined;
 }

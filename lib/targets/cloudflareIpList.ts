@@ -1,7 +1,8 @@
 import type Cloudflare from 'cloudflare';
 import type { IpListTarget } from '../config/schema';
 import { remoteFailure } from '../remote';
-import { failureLine, KeyedQueue, readFailure, retryAfterMs, sleep } from './cloudflareCommon';
+import { KeyedLimiter, sleep } from '../net/limits';
+import { failureLine, readFailure, retryAfterFrom } from './cloudflareCommon';
 import {
   ipListResource,
   planIpList,
@@ -47,7 +48,8 @@ class WriteFailure extends Error {
 
 export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpListActual, IpListWrite> {
   readonly type = 'cloudflare.ipList' as const;
-  private readonly accounts = new KeyedQueue();
+  /** One bulk operation per account at a time, as Cloudflare requires. */
+  private readonly accounts = new KeyedLimiter(1);
 
   constructor(
     private readonly client: Cloudflare,
@@ -147,7 +149,7 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
         const failure = remoteFailure(error);
         if (failure.status !== 429) throw this.failed(what, write.accountId, error);
         const rateLimited = failure.code === RATE_LIMITED;
-        const wait = retryAfterMs(error) ?? this.options.pollIntervalMs;
+        const wait = retryAfterFrom(error) ?? this.options.pollIntervalMs;
         if (Date.now() + wait > deadline) {
           throw new WriteFailure({
             status: 'failed',

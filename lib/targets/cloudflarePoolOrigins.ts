@@ -1,6 +1,7 @@
 import type Cloudflare from 'cloudflare';
 import type { PoolOriginsTarget } from '../config/schema';
-import { failureLine, KeyedQueue, readFailure } from './cloudflareCommon';
+import { KeyedLimiter } from '../net/limits';
+import { failureLine, readFailure } from './cloudflareCommon';
 import {
   planPoolOrigins,
   poolResource,
@@ -52,7 +53,7 @@ const sameOrigins = (a: readonly PoolOrigin[], b: readonly PoolOrigin[]): boolea
 
 export class CloudflarePoolOriginsDriver implements TargetDriver<PoolOriginsTarget, PoolActual, PoolWrite> {
   readonly type = 'cloudflare.poolOrigins' as const;
-  private readonly pools = new KeyedQueue();
+  private readonly pools = new KeyedLimiter(1);
 
   constructor(private readonly client: Cloudflare) {}
 
