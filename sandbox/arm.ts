@@ -406,22 +406,19 @@ function parseId(id: string, pattern: RegExp, what: string): string[] {
 
 const RG_PREFIX = '^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/';
 
-function parseApimId(id: string): ApimRef {
-  const [subscription, resourceGroup, name] = parseId(
-    id,
-    new RegExp(`${RG_PREFIX}Microsoft\\.ApiManagement/service/([^/]+)$`, 'i'),
-    'Microsoft.ApiManagement/service',
-  ) as [string, string, string];
+/** `/subscriptions/{s}/resourceGroups/{rg}/providers/{type}/{name}` for a top-level resource type. */
+function parseTopLevelId(id: string, type: string): ApimRef {
+  const pattern = new RegExp(`${RG_PREFIX}${type.replace(/\./g, '\\.')}/([^/]+)$`, 'i');
+  const [subscription, resourceGroup, name] = parseId(id, pattern, type) as [string, string, string];
   return { subscription, resourceGroup, name };
 }
 
+function parseApimId(id: string): ApimRef {
+  return parseTopLevelId(id, 'Microsoft.ApiManagement/service');
+}
+
 function parseNsgId(id: string): NsgRef {
-  const [subscription, resourceGroup, name] = parseId(
-    id,
-    new RegExp(`${RG_PREFIX}Microsoft\\.Network/networkSecurityGroups/([^/]+)$`, 'i'),
-    'Microsoft.Network/networkSecurityGroups',
-  ) as [string, string, string];
-  return { subscription, resourceGroup, name };
+  return parseTopLevelId(id, 'Microsoft.Network/networkSecurityGroups');
 }
 
 function parseRuleId(id: string): RuleRef {
@@ -434,12 +431,7 @@ function parseRuleId(id: string): RuleRef {
 }
 
 function parseIpGroupId(id: string): IpGroupRef {
-  const [subscription, resourceGroup, name] = parseId(
-    id,
-    new RegExp(`${RG_PREFIX}Microsoft\\.Network/ipGroups/([^/]+)$`, 'i'),
-    'Microsoft.Network/ipGroups',
-  ) as [string, string, string];
-  return { subscription, resourceGroup, name };
+  return parseTopLevelId(id, 'Microsoft.Network/ipGroups');
 }
 
 type PolicyRef = ApimRef;
@@ -449,12 +441,7 @@ interface RuleCollectionGroupRef extends PolicyRef {
 type SiteRef = ApimRef;
 
 function parseFirewallPolicyId(id: string): PolicyRef {
-  const [subscription, resourceGroup, name] = parseId(
-    id,
-    new RegExp(`${RG_PREFIX}Microsoft\\.Network/firewallPolicies/([^/]+)$`, 'i'),
-    'Microsoft.Network/firewallPolicies',
-  ) as [string, string, string];
-  return { subscription, resourceGroup, name };
+  return parseTopLevelId(id, 'Microsoft.Network/firewallPolicies');
 }
 
 function parseRuleCollectionGroupId(id: string): RuleCollectionGroupRef {
@@ -467,12 +454,7 @@ function parseRuleCollectionGroupId(id: string): RuleCollectionGroupRef {
 }
 
 function parseSiteId(id: string): SiteRef {
-  const [subscription, resourceGroup, name] = parseId(
-    id,
-    new RegExp(`${RG_PREFIX}Microsoft\\.Web/sites/([^/]+)$`, 'i'),
-    'Microsoft.Web/sites',
-  ) as [string, string, string];
-  return { subscription, resourceGroup, name };
+  return parseTopLevelId(id, 'Microsoft.Web/sites');
 }
 
 function firewallPolicyPath(ref: PolicyRef): string {
