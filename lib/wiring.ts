@@ -1,7 +1,7 @@
 import { ApiManagementClient } from '@azure/arm-apimanagement';
 import { NetworkManagementClient } from '@azure/arm-network';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { RestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import Cloudflare from 'cloudflare';
 import type { Config } from './config/schema';
@@ -40,6 +40,8 @@ export interface Tuning {
   busyWaitMs?: number;
   cloudflareMaxRetries?: number;
   cloudflareTimeoutMs?: number;
+  /** How long one attempt of an Azure request may go unanswered before it is abandoned and retried (default 30 s). */
+  azureTimeoutMs?: number;
   /** How long one IP-list target waits for its bulk operations (and for another writer's to clear). */
   bulkOperationTimeoutMs?: number;
 }
@@ -117,17 +119,53 @@ export function checkSettings(config: Config, settings: Settings): void {
   azureCredential(armEndpointOf(config, settings), settings);
 }
 
+/**
+ * The Azure SDK sets no timeout on a request: an answer that never comes would hold the run until its budget
+ * is spent. Each attempt gets `timeoutMs`; one that runs out is abandoned as a connection error (ETIMEDOUT),
+ * which the SDK's retry policy retries like a reset connection. Writes are conditional (If-Match) or whole
+ * documents, so a retried write that the server had applied is refused (412) or changes nothing.
+ */
+function attemptTimeout(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'apimIpReconcilerAttemptTimeout',
+    async sendRequest(request, next) {
+      const outer = request.abortSignal;
+      const timer = new AbortController();
+      const timeout = setTimeout(() => timer.abort(), timeoutMs);
+      request.abortSignal = outer ? AbortSignal.any([outer as AbortSignal, timer.signal]) : timer.signal;
+      try {
+        return await next(request);
+      } catch (error) {
+        if (!timer.signal.aborted || outer?.aborted) throw error;
+        throw new RestError(
+          `no answer from ${new URL(request.url).host} within ${timeoutMs / 1000} s (${request.method})`,
+          { code: 'ETIMEDOUT', request },
+        );
+      } finally {
+        clearTimeout(timeout);
+        request.abortSignal = outer;
+      }
+    },
+  };
+}
+
 /** Azure SDK pipeline policies: each request within the run's budget, and at most N in flight per host. */
-function azurePolicies(limiter: HostLimiter, budget: RunBudget): AdditionalPolicy[] {
+function azurePolicies(limiter: HostLimiter, budget: RunBudget, timeoutMs: number): AdditionalPolicy[] {
   const runBudget: PipelinePolicy = {
     name: 'apimIpReconcilerRunBudget',
-    sendRequest(request, next) {
+    async sendRequest(request, next) {
       budget.check();
       // The retry policies wait on this signal, so a long Retry-After ends with the budget.
       request.abortSignal = request.abortSignal
         ? AbortSignal.any([request.abortSignal as AbortSignal, budget.signal])
         : budget.signal;
-      return next(request);
+      try {
+        return await next(request);
+      } catch (error) {
+        // The SDK reports the budget's abort as a bare AbortError ("The operation was aborted."): say why.
+        if (budget.signal.aborted && (error as Error)?.name === 'AbortError') throw budget.signal.reason;
+        throw error;
+      }
     },
   };
   const hostLimit: PipelinePolicy = {
@@ -141,6 +179,8 @@ function azurePolicies(limiter: HostLimiter, budget: RunBudget): AdditionalPolic
   return [
     { policy: runBudget, position: 'perCall' },
     { policy: hostLimit, position: 'perRetry' },
+    // Inside the host limit, so waiting for a slot does not count against the attempt.
+    { policy: attemptTimeout(timeoutMs), position: 'perRetry' },
   ];
 }
 
@@ -176,7 +216,7 @@ export function createReconciler(options: WiringOptions): Reconciler {
   const azureOptions = {
     endpoint,
     retryOptions: { maxRetries: 3, retryDelayInMs: 800, maxRetryDelayInMs: 30_000, ...tuning.azureRetry },
-    additionalPolicies: azurePolicies(limiter, budget),
+    additionalPolicies: azurePolicies(limiter, budget, tuning.azureTimeoutMs ?? 30_000),
   };
   const apim = perSubscription(
     (sub) => new ApiManagementClient(credential, sub, { ...azureOptions, $host: endpoint }),
@@ -198,6 +238,8 @@ export function createReconciler(options: WiringOptions): Reconciler {
   const ipList = new CloudflareIpListDriver(cloudflare, {
     pollIntervalMs: writeOptions.pollIntervalMs,
     timeoutMs: tuning.bulkOperationTimeoutMs ?? 60_000,
+    maxRetries: tuning.cloudflareMaxRetries ?? 2,
+    remainingMs: () => budget.remainingMs(),
   });
   const drivers: DriverRegistry = {
     'cloudflare.dnsRecords': dns,

@@ -74,9 +74,11 @@
  *   waf/tools/lists/lists-api: "you will receive a 429 HTTP status code"); the SDK retries 429, so tests use
  *   `maxRetries: 0`. A `concurrentModification` fault on a write route starts such a foreign operation first.
  * - Items change only when a poll of the operation reports `completed`, after `bulkOperationPolls` polls
- *   answered `pending` (first) or `running`. Operations fail with "This list is at the maximum number of
- *   items" past 10,000 items per account (plans/index.json) or with the message given to
- *   `failNextBulkOperation`. Unknown item ids in a DELETE are ignored when the operation applies.
+ *   answered `pending` (first) or `running`, or when a write refused for it (429) shows time passing: real
+ *   operations finish in seconds whether or not their client is still there to poll them. Operations fail
+ *   with "This list is at the maximum number of items" past 10,000 items per account (plans/index.json) or
+ *   with the message given to `failNextBulkOperation`. Unknown item ids in a DELETE are ignored when the
+ *   operation applies.
  * - Cursor pagination: default `per_page` 25 (not documented; small so clients must follow cursors), max 500.
  *
  * Codes nobody has published are taken from the 99xxx block below, so no client mistakes them for real
@@ -1554,8 +1556,13 @@ export class CloudflareEmulator extends Emulator {
       (op) => op.status === 'pending' || op.status === 'running',
     );
     if (pending.length > 0) {
-      // Another writer's operation nobody here can poll: it finishes while this request is being refused.
-      for (const op of pending) if (op.background) op.status = 'completed';
+      // Operations finish on their own within seconds, polled or not (the client that started one may be gone):
+      // each finishes while this request is being refused, so the refused writer's next try can go through.
+      // Another writer's operation (background) changes nothing here.
+      for (const op of pending) {
+        if (op.background) op.status = 'completed';
+        else this.finish(accountId, op);
+      }
       throw fail(
         429,
         UNOBSERVED.bulkOperationPending,
@@ -1603,6 +1610,11 @@ export class CloudflareEmulator extends Emulator {
       operation.polls++;
       return;
     }
+    this.finish(accountId, operation);
+  }
+
+  /** The operation ends: its change applies (or it fails) now. */
+  private finish(accountId: string, operation: BulkOperation): void {
     const now = this.now();
     operation.completed = now;
     const error = operation.forcedFailure ?? this.applyOperation(accountId, operation, now);

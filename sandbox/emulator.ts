@@ -28,7 +28,10 @@ export interface Fault {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Delay before answering (or before handling, when no status is given). */
+  /**
+   * Delay before answering. A request with no injected answer is handled first, so a write is applied and only
+   * its answer is late (a client that gives up on it has changed the resource all the same).
+   */
   latencyMs?: number;
   /** Destroy the connection without answering. */
   reset?: boolean;

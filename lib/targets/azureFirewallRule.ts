@@ -120,7 +120,12 @@ export class FirewallRuleDriver implements TargetDriver<
     const entries = entriesOf(rule, field(target));
     const label = `firewall rule ${target.ruleCollection}/${target.rule}`;
     return planAllowlist(
-      { exists: true, marked: String(rule.description ?? '').includes(OWNER_MARK), entries },
+      {
+        exists: true,
+        marked: String(rule.description ?? '').includes(OWNER_MARK),
+        entries,
+        failed: actual.group.provisioningState === 'Failed',
+      },
       context,
       {
         adopt: target.adopt,

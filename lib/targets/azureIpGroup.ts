@@ -59,6 +59,7 @@ export class IpGroupDriver implements TargetDriver<IpGroupTarget, IpGroupActual,
         exists: true,
         marked: actual.group.tags?.[OWNER_TAG.name] === OWNER_TAG.value,
         entries: [...(actual.group.ipAddresses ?? [])],
+        failed: actual.group.provisioningState === 'Failed',
       },
       context,
       {

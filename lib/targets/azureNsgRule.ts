@@ -110,6 +110,7 @@ export class NsgRuleDriver implements TargetDriver<NsgRuleTarget, NsgRuleActual,
         marked: (rule?.description ?? '').includes(OWNER_MARK),
         entries: rule ? entriesOf(rule, target) : [],
         wildcards: (rule?.[side(target).asgs] ?? []).map(() => 'an application security group'),
+        failed: rule?.provisioningState === 'Failed',
       },
       context,
       {

@@ -26,6 +26,10 @@ export interface IpListOptions {
   timeoutMs: number;
   /** Items per page when reading a list (the API allows up to 500). */
   perPage?: number;
+  /** Retries of a bulk write answered 5xx or not at all (default 2, as the SDK's own). */
+  maxRetries?: number;
+  /** What is left of the run's budget: no wait goes past it. */
+  remainingMs?: () => number;
 }
 
 const READ_PERMISSION = 'Account → Account Filter Lists → Read';
@@ -99,11 +103,12 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
   }
 
   private async write(write: IpListWrite): Promise<ApplyOutcome> {
-    const deadline = Date.now() + this.options.timeoutMs;
+    const limitMs = Math.min(this.options.timeoutMs, this.options.remainingMs?.() ?? Infinity);
+    const deadline = Date.now() + limitMs;
     try {
       if (write.post.length > 0) {
         const body = write.post.map(({ ip, comment }) => ({ ip, comment }));
-        await this.operation(write, 'append', deadline, { post: write.post, delete: [] }, () =>
+        await this.operation(write, 'append', deadline, limitMs, { post: write.post, delete: [] }, () =>
           this.client.rules.lists.items.create(
             write.listId,
             { account_id: write.accountId, body },
@@ -113,7 +118,7 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
       }
       if (write.delete.length > 0) {
         const ids = write.delete.map(({ id }) => ({ id }));
-        await this.operation(write, 'delete', deadline, { post: [], delete: write.delete }, () =>
+        await this.operation(write, 'delete', deadline, limitMs, { post: [], delete: write.delete }, () =>
           this.client.rules.lists.items.delete(
             write.listId,
             { account_id: write.accountId, items: ids },
@@ -131,38 +136,50 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
   /**
    * Starts one bulk operation and polls it to completion. A 429 is waited out (Retry-After, else the poll
    * interval) and the request sent again; when the 429 was another writer's pending operation, the list is
-   * read first, since that operation may have changed it under our plan.
+   * read first, since that operation may have changed it under our plan. The SDK's retries are off here (it
+   * would retry those 429s too), so a 5xx or a request with no answer is retried here as the SDK would: an
+   * append of a listed address updates it and a delete of a gone item is ignored, so sending again is safe.
    */
   private async operation(
     write: IpListWrite,
     kind: 'append' | 'delete',
     deadline: number,
+    limitMs: number,
     part: Pick<IpListWrite, 'post' | 'delete'>,
     send: () => Promise<{ operation_id: string }>,
   ): Promise<void> {
     const what = `${kind} on IP list ${write.listId}`;
-    for (;;) {
+    for (let retries = 0; ;) {
       let operationId: string;
       try {
         operationId = (await send()).operation_id;
       } catch (error) {
         const failure = remoteFailure(error);
-        if (failure.status !== 429) throw this.failed(what, write.accountId, error);
+        if (failure.status !== 429) {
+          const transient = failure.network || (failure.status ?? 0) >= 500;
+          const backoff = this.options.pollIntervalMs * 2 ** retries;
+          if (transient && retries < (this.options.maxRetries ?? 2) && Date.now() + backoff <= deadline) {
+            retries++;
+            await sleep(backoff);
+            continue;
+          }
+          throw this.failed(what, write.accountId, error);
+        }
         const rateLimited = failure.code === RATE_LIMITED;
         const wait = retryAfterFrom(error) ?? this.options.pollIntervalMs;
         if (Date.now() + wait > deadline) {
           throw new WriteFailure({
             status: 'failed',
             error: rateLimited
-              ? `${what}: throttled by Cloudflare for ${Math.ceil(wait / 1000)} s, longer than the ${this.bound()} the reconciler waits; the next run retries`
-              : `${what}: another bulk operation of account ${write.accountId} was still pending after ${this.bound()}; the next run retries`,
+              ? `${what}: throttled by Cloudflare for ${Math.ceil(wait / 1000)} s, longer than the ${this.bound(limitMs)} the reconciler waits; the next run retries`
+              : `${what}: another bulk operation of account ${write.accountId} was still pending after ${this.bound(limitMs)}; the next run retries`,
           });
         }
         await sleep(wait);
         if (!rateLimited) await this.checkUnchanged(write, part);
         continue;
       }
-      return this.poll(what, write.accountId, operationId, deadline);
+      return this.poll(what, write.accountId, operationId, deadline, limitMs);
     }
   }
 
@@ -184,12 +201,18 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
     }
   }
 
-  private async poll(what: string, accountId: string, operationId: string, deadline: number): Promise<void> {
+  private async poll(
+    what: string,
+    accountId: string,
+    operationId: string,
+    deadline: number,
+    limitMs: number,
+  ): Promise<void> {
     for (;;) {
       if (Date.now() + this.options.pollIntervalMs > deadline) {
         throw new WriteFailure({
           status: 'failed',
-          error: `${what}: bulk operation ${operationId} did not complete within ${this.bound()}; it may still complete, and the next run checks the list again`,
+          error: `${what}: bulk operation ${operationId} did not complete within ${this.bound(limitMs)}; it may still complete, and the next run checks the list again`,
         });
       }
       await sleep(this.options.pollIntervalMs);
@@ -219,7 +242,7 @@ export class CloudflareIpListDriver implements TargetDriver<IpListTarget, IpList
     return new WriteFailure({ status: 'failed', error: hint ? `${message} — ${hint}` : message });
   }
 
-  private bound(): string {
-    return `${Math.round(this.options.timeoutMs / 100) / 10} s`;
+  private bound(ms: number): string {
+    return `${Math.round(ms / 100) / 10} s`;
   }
 }
