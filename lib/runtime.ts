@@ -90,11 +90,15 @@ export function createRuntime(
   const startup = start(env, baseDir, parts, storageError);
   const clock = parts.clock ?? systemClock;
 
-  const failedRun = async (request: RunRequest, error: string): Promise<RunResponse> => {
+  const failedRun = async (
+    request: RunRequest,
+    error: string,
+    runId: string = randomUUID(),
+  ): Promise<RunResponse> => {
     parts.recorder.event({
       name: EVENT.run,
       properties: {
-        runId: randomUUID(),
+        runId,
         trigger: request.trigger,
         mode: env[SETTINGS.mode] === 'observe' ? 'observe' : 'enforce',
         outcome: 'failed',
@@ -131,7 +135,9 @@ export function createRuntime(
       }
       if (!lock.acquired) return { kind: 'locked', heldBy: lock.heldBy };
       try {
+        // The run carries the ID its lock holder shows, so a 409 names a run that its events can be found by.
         const report = await startup.reconciler.run({
+          runId: holder.runId,
           trigger: request.trigger,
           dryRun: request.dryRun,
           force: request.force,
@@ -139,7 +145,7 @@ export function createRuntime(
         return { kind: 'done', report };
       } catch (error) {
         parts.recorder.exception(error as Error, { runId: holder.runId, trigger: request.trigger });
-        return failedRun(request, (error as Error).message);
+        return failedRun(request, (error as Error).message, holder.runId);
       } finally {
         await lock.release().catch(() => undefined);
         await parts.recorder.flush();

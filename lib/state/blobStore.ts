@@ -167,6 +167,9 @@ export interface BlobRunLockOptions {
 }
 
 const DEFAULT_LEASE_SECONDS = 60;
+/** How long a run refused the lock waits for the holder's name (written just after its lease): 10 × 50 ms. */
+const HOLDER_WAIT_TRIES = 10;
+const HOLDER_WAIT_MS = 50;
 const DEFAULT_MAX_HOLD_MS = 30 * 60_000;
 
 /** The run lock: a lease on `run.lock`, renewed while held, with the holder in the blob's metadata. */
@@ -203,11 +206,25 @@ export class BlobRunLock implements RunLock {
       for (let attempt = 0; attempt < 2; attempt++) {
         const lease = await this.tryLease();
         if (lease) return { acquired: true, release: await this.hold(lease, holder) };
-        const current = await this.currentHolder();
+        const current = await this.namedHolder();
         if (current.leased) return { acquired: false, heldBy: current.holder };
       }
       return { acquired: false, heldBy: undefined };
     });
+  }
+
+  /**
+   * A holder names itself just after it takes the lease (and clears its name just before it lets go), so a run
+   * that meets it in between waits a moment for the name, or for the lease to end, rather than report an unknown
+   * holder.
+   */
+  private async namedHolder(): Promise<{ leased: boolean; holder: LockHolder | undefined }> {
+    let current = await this.currentHolder();
+    for (let i = 0; i < HOLDER_WAIT_TRIES && current.leased && !current.holder; i++) {
+      await new Promise((resolve) => setTimeout(resolve, HOLDER_WAIT_MS));
+      current = await this.currentHolder();
+    }
+    return current;
   }
 
   /** Our lease, or undefined when someone else holds one. Creates the lock blob on first use. */
