@@ -9,6 +9,8 @@ export function timerHandler(runtime: () => FunctionsRuntime) {
     context.log(describeResponse(response));
     // A failed run is recorded as Reconcile.Run; failing the invocation too makes it visible in the portal.
     if (response.kind === 'failed') throw new Error(response.error);
+    if (response.kind === 'done' && response.report.outcome === 'failed')
+      throw new Error(describeResponse(response));
   };
 }
 

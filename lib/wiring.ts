@@ -116,7 +116,34 @@ export function checkSettings(config: Config, settings: Settings): void {
       `${SETTINGS.cloudflareToken} is not set; targets ${cloudflareTargets.map((t) => t.name).join(', ')} need a Cloudflare API token (${needs.join('; ')})`,
     );
   }
+  checkEndpoint(
+    armEndpointOf(config, settings),
+    ARM_HOSTS,
+    'azure.resourceManagerEndpoint',
+    SETTINGS.armEndpoint,
+  );
+  checkEndpoint(
+    cloudflareBaseUrlOf(config, settings),
+    CLOUDFLARE_HOSTS,
+    'cloudflare.baseUrl',
+    SETTINGS.cloudflareBaseUrl,
+  );
   azureCredential(armEndpointOf(config, settings), settings);
+}
+
+/** The Resource Manager endpoints of the Azure clouds: the only hosts the identity's token may be sent to. */
+const ARM_HOSTS = ['management.azure.com', 'management.usgovcloudapi.net', 'management.chinacloudapi.cn'];
+const CLOUDFLARE_HOSTS = ['api.cloudflare.com'];
+
+/** Tokens go only to the real services, or to an emulator on this machine: a config cannot redirect them. */
+function checkEndpoint(url: string, hosts: readonly string[], key: string, setting: string): void {
+  if (isLoopbackUrl(url)) return;
+  const host = new URL(url).hostname.toLowerCase();
+  if (!hosts.includes(host)) {
+    throw new SettingsError(
+      `${key} / ${setting}: ${host} is not one of ${hosts.join(', ')} (or an emulator on this machine); the credentials are sent only there`,
+    );
+  }
 }
 
 /**
@@ -213,8 +240,12 @@ export function createReconciler(options: WiringOptions): Reconciler {
   const credential = azureCredential(endpoint, settings);
   const limiter = new HostLimiter(settings.maxConcurrency);
   const budget = new RunBudget(parseDuration(config.safety.runBudget) ?? 8 * 60_000);
+  // Tokens for the cloud the endpoint belongs to (an emulator on loopback takes the static token anyway).
+  const scope = `${isLoopbackUrl(endpoint) ? 'https://management.azure.com' : endpoint}/.default`;
   const azureOptions = {
     endpoint,
+    credentials: { scopes: [scope] },
+    credentialScopes: [scope],
     retryOptions: { maxRetries: 3, retryDelayInMs: 800, maxRetryDelayInMs: 30_000, ...tuning.azureRetry },
     additionalPolicies: azurePolicies(limiter, budget, tuning.azureTimeoutMs ?? 30_000),
   };

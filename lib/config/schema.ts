@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { isLoopbackUrl } from './settings';
 
 /**
  * The configuration document of PRODUCT §3. Unknown keys are errors everywhere, so a typo is never
@@ -269,7 +270,12 @@ const safety = z.strictObject({
     .default({ ipv4: 28, ipv6: 124 }),
 });
 
-const httpsOrLoopbackUrl = z.url({ protocol: /^https?$/ });
+/** Tokens go to these endpoints: https, or http to this machine only (emulators), never in clear over a network. */
+const httpsOrLoopbackUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((url) => url.startsWith('https://') || isLoopbackUrl(url), {
+    message: 'must be an https:// URL (http:// only for an emulator on this machine)',
+  });
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),

@@ -133,6 +133,19 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
       `${SETTINGS.maxConcurrency}: must be a whole number from 1 to 64, got ${JSON.stringify(concurrency)}`,
     );
   }
+  // The endpoint overrides receive the tokens: https, or http to this machine only (emulators).
+  for (const name of [SETTINGS.cloudflareBaseUrl, SETTINGS.armEndpoint]) {
+    const url = get(name);
+    if (
+      url !== undefined &&
+      !/^https:\/\/[^/]/i.test(url) &&
+      !(/^http:\/\//i.test(url) && isLoopbackUrl(url))
+    ) {
+      throw new SettingsError(
+        `${name}: must be an https:// URL (http:// only for an emulator on this machine), got ${JSON.stringify(url)}`,
+      );
+    }
+  }
   return {
     mode,
     cloudflareToken: get(SETTINGS.cloudflareToken),

@@ -23,6 +23,8 @@ export interface AllowlistActual {
   entries: string[];
   /** What the list matches besides explicit addresses (`*`, a service tag, an application security group). */
   wildcards?: string[];
+  /** Azure reports the last write to it ended `Failed`; writing it again repairs it. */
+  failed?: boolean;
 }
 
 export interface AllowlistOptions {
@@ -130,9 +132,12 @@ export function planAllowlist(
   }
 
   const adopting = !actual.marked;
+  // What the reconciler owns: what it recorded, and what it announced it was about to add (`pending`, saved
+  // before the write) and is there: a write whose answer was lost, or whose process was killed, still counts.
+  const remembered = [...new Set([...(state?.owned ?? []), ...(state?.pending ?? [])])];
   const ownedBefore = adopting
     ? [...present.keys()].filter((k) => desiredKeys.has(k))
-    : (state?.owned ?? []).filter((k) => present.has(k));
+    : remembered.filter((k) => present.has(k));
   const owned = new Set(ownedBefore);
   const { due, departed, deferred } = retirement(owned, desiredKeys, { ...context, state });
   const now = context.now.getTime();
@@ -155,6 +160,15 @@ export function planAllowlist(
       const ago = formatDuration(context.now.getTime() - Date.parse(since));
       changes.push({ action: 'remove', before: entry, after: '', note: `left the source ${ago} ago` });
     }
+  }
+  if (actual.failed && changes.length === 0) {
+    changes.push({
+      action: 'update',
+      subject: options.label,
+      before: 'Failed',
+      after: 'Succeeded',
+      note: 'its last write ended Failed; written again, as Azure advises',
+    });
   }
 
   const entries = [...actual.entries.filter((e) => !due.has(entryKey(e))), ...additions.map(cidrText)];

@@ -53,6 +53,8 @@ export interface ReconcileOptions {
   dryRun?: boolean;
   /** Lift the TooManyRemovals guard (never the others). */
   force?: boolean;
+  /** The run's ID when the trigger already named it (the Functions runtime's lock holder); else a new one. */
+  runId?: string;
 }
 
 interface Observed {
@@ -72,7 +74,7 @@ interface Work {
 }
 
 export async function reconcile(deps: EngineDependencies, options: ReconcileOptions): Promise<RunReport> {
-  const runId = (deps.newRunId ?? randomUUID)();
+  const runId = options.runId ?? (deps.newRunId ?? randomUUID)();
   const started = deps.clock.now();
   const dryRun = options.dryRun === true;
   const writes = !dryRun && deps.mode === 'enforce';
@@ -108,7 +110,6 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
     recordRun(deps.recorder, report);
     return report;
   }
-  const state = loaded.value;
 
   const expansion = await expandFleets(deps.config, deps.fleet);
   const observed = await observeSources(deps, expansion);
@@ -116,7 +117,8 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
   const context = (work: Work, observation: Observation): PlanContext => ({
     desired: select(observation, selectorOf(work.target), work.target.regions),
     observation,
-    state: state.targets[work.target.name],
+    // Read at plan time: a re-plan after a lost race sees what announce() saved.
+    state: loaded.value.targets[work.target.name],
     now: deps.clock.now(),
     safety: deps.config.safety,
     retireAfterMs: parseDuration(deps.config.safety.retireAfter) ?? 3_600_000,
@@ -183,11 +185,20 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
 
   if (writes) {
     const ready = works.filter((w) => w.report.status === 'planned' && w.plan?.write !== undefined);
-    for (const [, group] of inPhases(ready.map((w) => ({ work: w, phase: w.plan!.phase })))) {
-      await applyGroup(
-        group.map((g) => g.work),
-        prepare,
-      );
+    const announced = await announce(deps.store, loaded, ready);
+    if ('error' in announced) {
+      for (const w of ready) {
+        w.report.status = 'skipped';
+        w.report.error = `not applied: ${announced.error}`;
+      }
+    } else {
+      loaded = announced;
+      for (const [, group] of inPhases(ready.map((w) => ({ work: w, phase: w.plan!.phase })))) {
+        await applyGroup(
+          group.map((g) => g.work),
+          prepare,
+        );
+      }
     }
   }
 
@@ -441,6 +452,36 @@ async function settle(
   await applyGroup([work], prepare);
 }
 
+/**
+ * Write-ahead: before any write, saves which entries each target is about to gain (`pending`), so that an entry
+ * whose write answer is lost (a timeout, a killed process) is still known as the reconciler's own next run.
+ * Nothing is saved when no target adds anything.
+ */
+async function announce(
+  store: StateStore,
+  loaded: { value: State; version: string | undefined },
+  ready: Work[],
+): Promise<{ value: State; version: string | undefined } | { error: string }> {
+  const adding = ready.filter((w) => w.plan!.additions.length > 0);
+  if (adding.length === 0) return loaded;
+  const next: State = structuredClone(loaded.value);
+  for (const w of adding) {
+    const plan = w.plan!;
+    const saved = next.targets[w.target.name];
+    const current =
+      saved?.resource === plan.nextState.resource ? saved : { ...plan.nextState, owned: [], departed: {} };
+    const pending = new Set([...(current.pending ?? []), ...plan.additions.map((p) => p.key)]);
+    next.targets[w.target.name] = { ...current, pending: [...pending] };
+  }
+  try {
+    return { value: next, version: await store.save(next, loaded.version) };
+  } catch (error) {
+    return {
+      error: `cannot record the writes about to be made at ${store.location}: ${(error as Error).message}`,
+    };
+  }
+}
+
 async function saveState(
   deps: EngineDependencies,
   loaded: { value: State; version: string | undefined },
@@ -456,6 +497,12 @@ async function saveState(
         next.targets[w.target.name] = w.plan.nextState satisfies TargetState;
       }
     }
+  }
+  // An address the source gives again has not departed, even for a target this run did not write (held,
+  // skipped, failed, observe mode): its old departure time would otherwise retire it at once when it next leaves.
+  for (const w of works) {
+    const saved = next.targets[w.target.name];
+    if (saved && w.context) for (const p of w.context.desired) delete saved.departed[p.key];
   }
   for (const [name, o] of observed) {
     if (!o.observation) continue;

@@ -11,6 +11,11 @@ export interface TargetState {
   owned: string[];
   /** Canonical key → when the source stopped reporting it (ISO 8601). */
   departed: Record<string, string>;
+  /**
+   * Keys the reconciler is about to add, saved before it writes (write-ahead): if the write's answer is lost or
+   * the process dies, the next run still knows the entries are its own.
+   */
+  pending?: string[];
 }
 
 export interface SourceState {

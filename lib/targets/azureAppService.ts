@@ -182,8 +182,10 @@ export class AppServiceDriver implements TargetDriver<
   plan(
     target: AppServiceAccessRestrictionTarget,
     actual: AppServiceActual,
-    context: PlanContext,
+    given: PlanContext,
   ): TargetPlan<AppServiceWrite> {
+    // What was recorded for another site (siteId changed) says nothing about this one.
+    const context = given.state?.resource === target.siteId ? given : { ...given, state: undefined };
     const main = planList(actual.main, target, context, 'main');
     // scm restrictions are touched only when configured, and not when the scm site follows the main list.
     const scm = target.scm && !actual.scmUseMain ? planList(actual.scm, target, context, 'scm') : undefined;

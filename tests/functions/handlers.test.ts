@@ -9,6 +9,7 @@ import { buildFunctionsRuntime, type FunctionsRuntime } from '../../lib/runtime'
 import { BlobRunLock } from '../../lib/state/blobStore';
 import { IngestionEmulator, type EventRecord } from '../../sandbox/ingestion';
 import {
+  APIM_ID,
   ARM_TOKEN,
   CLOUDFLARE_TOKEN,
   RULE_ID,
@@ -261,6 +262,16 @@ describe('bad requests and bad configuration', () => {
     expect(response).toMatchObject({ status: 400, jsonBody: { error: reason } });
     expect(world.arm.requests).toEqual([]);
     expect(runs()).toEqual([]);
+  });
+
+  test('a run that fails (the APIM read refused) also fails the timer invocation, after recording the run', async () => {
+    world.arm.forbid(APIM_ID, 'read');
+    try {
+      await expect(timer(TIMER, context('reconcileTimer'))).rejects.toThrow(/^run [0-9a-f-]+: failed/);
+      expect(runs()).toEqual([expect.objectContaining({ outcome: 'failed', trigger: 'timer' })]);
+    } finally {
+      world.arm.permit(APIM_ID);
+    }
   });
 
   test('an invalid config fails every invocation fast with its message, recorded as a failed run', async () => {
