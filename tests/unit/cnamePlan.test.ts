@@ -1,8 +1,7 @@
 import type { DnsCnameTarget } from '../../lib/config/schema';
-import type { Observation } from '../../lib/source/observation';
 import { planDnsCname } from '../../lib/targets/cloudflareDnsCname';
 import type { DnsRecord } from '../../lib/targets/dnsRecordSet';
-import type { PlanContext } from '../../lib/targets/target';
+import { observation, planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';
 const target = (extra: Partial<DnsCnameTarget> = {}): DnsCnameTarget => ({
@@ -14,19 +13,7 @@ const target = (extra: Partial<DnsCnameTarget> = {}): DnsCnameTarget => ({
   adopt: false,
   ...extra,
 });
-const context = (gatewayHost?: string): PlanContext => ({
-  desired: [],
-  observation: { serviceName: 'contoso', gatewayHost, regions: [] } as unknown as Observation,
-  state: undefined,
-  now: new Date('2026-11-27T10:00:00Z'),
-  safety: {
-    retireAfter: 'PT1H',
-    maxRemovalsPerTarget: 4,
-    runBudget: 'PT8M',
-    minPrefixLength: { ipv4: 28, ipv6: 124 },
-  },
-  retireAfterMs: 3_600_000,
-});
+const context = (gatewayHost?: string) => planContext([], { observation: observation({ gatewayHost }) });
 let seq = 0;
 const record = (type: string, content: string, extra: Partial<DnsRecord> = {}): DnsRecord => ({
   id: `r${++seq}`,

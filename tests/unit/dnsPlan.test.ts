@@ -1,9 +1,7 @@
 import type { DnsRecordsTarget } from '../../lib/config/schema';
-import { parseAll } from '../../lib/net/addresses';
-import type { Observation } from '../../lib/source/observation';
 import { planDnsRecords } from '../../lib/targets/cloudflareDnsRecords';
 import { markedComment, type DnsRecord } from '../../lib/targets/dnsRecordSet';
-import type { PlanContext } from '../../lib/targets/target';
+import { planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';
 const target = (extra: Partial<DnsRecordsTarget> = {}): DnsRecordsTarget => ({
@@ -16,19 +14,7 @@ const target = (extra: Partial<DnsRecordsTarget> = {}): DnsRecordsTarget => ({
   ...extra,
 });
 
-const context = (desired: string[]): PlanContext => ({
-  desired: parseAll(desired).prefixes,
-  observation: { regions: [] } as unknown as Observation,
-  state: undefined,
-  now: new Date('2026-11-27T10:00:00Z'),
-  safety: {
-    retireAfter: 'PT1H',
-    maxRemovalsPerTarget: 4,
-    runBudget: 'PT8M',
-    minPrefixLength: { ipv4: 28, ipv6: 124 },
-  },
-  retireAfterMs: 3_600_000,
-});
+const context = (desired: string[]) => planContext(desired);
 
 let seq = 0;
 const record = (type: string, content: string, extra: Partial<DnsRecord> = {}): DnsRecord => ({

@@ -1,13 +1,10 @@
 import type { IpListTarget } from '../../lib/config/schema';
-import { parseAll } from '../../lib/net/addresses';
-import type { Observation } from '../../lib/source/observation';
 import type { TargetState } from '../../lib/state/store';
 import { planIpList, stillSafe, type ListItem } from '../../lib/targets/cloudflareIpListPlan';
 import type { PlanContext } from '../../lib/targets/target';
+import { HOUR, NOW, planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';
-const NOW = new Date('2026-11-27T10:00:00Z');
-const HOUR = 3_600_000;
 const ACCOUNT = 'a'.repeat(32);
 const LIST = 'b'.repeat(32);
 const RESOURCE = `accounts/${ACCOUNT}/rules/lists/${LIST}`;
@@ -27,20 +24,10 @@ function context(
   state?: Partial<TargetState>,
   extra: Partial<PlanContext> = {},
 ): PlanContext {
-  return {
-    desired: parseAll(desired).prefixes,
-    observation: { regions: [] } as unknown as Observation,
+  return planContext(desired, {
     state: state ? { resource: RESOURCE, owned: [], departed: {}, ...state } : undefined,
-    now: NOW,
-    safety: {
-      retireAfter: 'PT1H',
-      maxRemovalsPerTarget: 4,
-      runBudget: 'PT8M',
-      minPrefixLength: { ipv4: 28, ipv6: 124 },
-    },
-    retireAfterMs: HOUR,
     ...extra,
-  };
+  });
 }
 
 let seq = 0;

@@ -1,27 +1,7 @@
 import { diffMarkedEntries, type MarkedEntry, type MarkedOptions } from '../../lib/engine/plan';
-import { parseAll } from '../../lib/net/addresses';
-import type { Observation } from '../../lib/source/observation';
-import type { PlanContext } from '../../lib/targets/target';
+import { HOUR, NOW, planContext } from '../support/planContext';
 
-const NOW = new Date('2026-11-27T10:00:00Z');
-const HOUR = 3_600_000;
-
-function context(desired: string[], extra: Partial<PlanContext> = {}): PlanContext {
-  return {
-    desired: parseAll(desired).prefixes,
-    observation: { regions: [] } as unknown as Observation,
-    state: undefined,
-    now: NOW,
-    safety: {
-      retireAfter: 'PT1H',
-      maxRemovalsPerTarget: 4,
-      runBudget: 'PT8M',
-      minPrefixLength: { ipv4: 28, ipv6: 124 },
-    },
-    retireAfterMs: HOUR,
-    ...extra,
-  };
-}
+const context = planContext;
 
 const state = (departed: Record<string, string>) => ({ resource: 'r', owned: [], departed });
 const entry = (key: string, owned: boolean, name = key): MarkedEntry<string> => ({ key, owned, entry: name });

@@ -1,36 +1,15 @@
 import { planAllowlist, type AllowlistActual } from '../../lib/engine/plan';
-import { parseAll } from '../../lib/net/addresses';
-import type { Observation } from '../../lib/source/observation';
 import type { TargetState } from '../../lib/state/store';
 import type { PlanContext } from '../../lib/targets/target';
+import { HOUR, NOW, planContext } from '../support/planContext';
 
-const NOW = new Date('2026-11-27T10:00:00Z');
-const HOUR = 3_600_000;
 const RESOURCE = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/ipGroups/g';
 
-const observation: Observation = {
-  source: 'prod',
-  resourceId: 'x',
-  serviceName: 'contoso',
-  provisioningState: 'Succeeded',
-  sku: 'Premium',
-  regions: [],
-};
-
 function context(desired: string[], state?: Partial<TargetState>, now = NOW): PlanContext {
-  return {
-    desired: parseAll(desired).prefixes,
-    observation,
+  return planContext(desired, {
     state: state ? { resource: RESOURCE, owned: [], departed: {}, ...state } : undefined,
     now,
-    safety: {
-      retireAfter: 'PT1H',
-      maxRemovalsPerTarget: 4,
-      runBudget: 'PT8M',
-      minPrefixLength: { ipv4: 28, ipv6: 124 },
-    },
-    retireAfterMs: HOUR,
-  };
+  });
 }
 
 const options = {

@@ -1,14 +1,12 @@
 import type { PoolOriginsTarget } from '../../lib/config/schema';
-import { parseAll } from '../../lib/net/addresses';
-import type { Observation } from '../../lib/source/observation';
 import {
   planPoolOrigins,
   type PoolActual,
   type PoolOrigin,
 } from '../../lib/targets/cloudflarePoolOriginsPlan';
 import type { PlanContext } from '../../lib/targets/target';
+import { observation, planContext } from '../support/planContext';
 
-const NOW = new Date('2026-11-27T10:00:00Z');
 const ACCOUNT = 'a'.repeat(32);
 const POOL = 'c'.repeat(32);
 const GATEWAY = 'contoso.azure-api.net';
@@ -29,24 +27,10 @@ function context(
   extra: Partial<PlanContext> = {},
   gatewayHost: string | null = GATEWAY,
 ): PlanContext {
-  return {
-    desired: parseAll(desired).prefixes,
-    observation: {
-      serviceName: 'contoso',
-      gatewayHost: gatewayHost ?? undefined,
-      regions: [],
-    } as unknown as Observation,
-    state: undefined,
-    now: NOW,
-    safety: {
-      retireAfter: 'PT1H',
-      maxRemovalsPerTarget: 4,
-      runBudget: 'PT8M',
-      minPrefixLength: { ipv4: 28, ipv6: 124 },
-    },
-    retireAfterMs: 3_600_000,
+  return planContext(desired, {
+    observation: observation({ gatewayHost: gatewayHost ?? undefined }),
     ...extra,
-  };
+  });
 }
 
 function origin(body: Record<string, unknown>): PoolOrigin {
