@@ -187,10 +187,7 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
     const ready = works.filter((w) => w.report.status === 'planned' && w.plan?.write !== undefined);
     const announced = await announce(deps.store, loaded, ready);
     if ('error' in announced) {
-      for (const w of ready) {
-        w.report.status = 'skipped';
-        w.report.error = `not applied: ${announced.error}`;
-      }
+      for (const w of ready) skip(w, announced.error);
     } else {
       loaded = announced;
       for (const [, group] of inPhases(ready.map((w) => ({ work: w, phase: w.plan!.phase })))) {
@@ -393,16 +390,21 @@ function fail(work: Work, error: unknown): void {
   }
 }
 
+/** Not applied this run: its changes were neither planned for a dry run nor made, so none is reported. */
+function skip(work: Work, why: string): void {
+  work.report.status = 'skipped';
+  work.report.error = `not applied: ${why}`;
+  work.report.changes = [];
+}
+
 /** A target that could not be read may hide a problem: no target of the same source writes this run. */
 function holdSourcesWithFailedReads(works: Work[]): void {
   const failed = new Map<string, string>();
   for (const w of works) if (w.report.status === 'failed') failed.set(w.target.source, w.target.name);
   for (const w of works) {
     const culprit = failed.get(w.target.source);
-    if (culprit && w.report.status === 'planned') {
-      w.report.status = 'skipped';
-      w.report.error = `not applied: target ${culprit} of the same source could not be read`;
-    }
+    if (culprit && w.report.status === 'planned')
+      skip(w, `target ${culprit} of the same source could not be read`);
   }
 }
 

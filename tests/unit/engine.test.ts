@@ -309,7 +309,7 @@ describe('reconcile', () => {
   });
 
   it('does not write any target of a source when another of its targets could not be read', async () => {
-    const { deps, groups } = setup([dnsTarget, ipGroupTarget('egress')]);
+    const { deps, groups, recorder } = setup([dnsTarget, ipGroupTarget('egress')]);
     groups.readFailure = Object.assign(new Error('The client does not have authorization'), {
       statusCode: 403,
       code: 'AuthorizationFailed',
@@ -319,6 +319,8 @@ describe('reconcile', () => {
     expect(report.targets[1]!.error).toContain('HTTP 403 AuthorizationFailed');
     expect(report.outcome).toBe('failed');
     expect(journal).toEqual([]);
+    // The DNS change was neither made nor a dry run's plan: no Reconcile.Change says otherwise.
+    expect(recorder.named('Reconcile.Change')).toEqual([]);
   });
 
   it('records one Change per change and one Run per run, each with runId, trigger and mode', async () => {
