@@ -8,6 +8,7 @@ import { ApiManagementClient } from '@azure/arm-apimanagement';
 import { NetworkManagementClient } from '@azure/arm-network';
 import { ArmEmulator, type ApimSeed, type SecurityRuleSeed } from '../../sandbox/arm';
 import { inheritedRunCertificate, type RunCertificate } from '../../sandbox/tls';
+import { at, failure } from '../support/contract';
 
 const SUB = '3f2a8b1c-0d4e-4f5a-9b6c-7d8e9f0a1b2c';
 const APIM_RG = 'rg-apim';
@@ -105,29 +106,6 @@ function raw(
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-/** Reads a nested value of parsed JSON. */
-function at(value: unknown, ...path: Array<string | number>): unknown {
-  return path.reduce<unknown>(
-    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined),
-    value,
-  );
-}
-
-interface SdkError {
-  statusCode?: number;
-  code?: string;
-  message: string;
-}
-
-async function failure(promise: Promise<unknown>): Promise<SdkError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function statuses(route: string): number[] {

@@ -10,6 +10,7 @@ import {
 } from '@azure/arm-network';
 import { ArmEmulator, type ArmEmulatorOptions, type ApimSeed } from '../../sandbox/arm';
 import { inheritedRunCertificate, type RunCertificate } from '../../sandbox/tls';
+import { at, failure } from '../support/contract';
 
 const SUB = '3f2a8b1c-0d4e-4f5a-9b6c-7d8e9f0a1b2c';
 const SUB2 = '9b1e6c2d-4a7f-4e3b-8c5d-1f2a3b4c5d6e';
@@ -141,29 +142,6 @@ async function call(
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-/** Reads a nested value of parsed JSON. */
-function at(value: unknown, ...path: Array<string | number>): unknown {
-  return path.reduce<unknown>(
-    (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined),
-    value,
-  );
-}
-
-interface SdkError {
-  statusCode?: number;
-  code?: string;
-  message: string;
-}
-
-async function failure(promise: Promise<unknown>): Promise<SdkError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SdkError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const statuses = (route: string) => emulator.requests.filter((r) => r.route === route).map((r) => r.status);
