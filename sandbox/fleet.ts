@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ArmEmulator } from './arm';
 import { CloudflareEmulator } from './cloudflare';
 import type { TlsIdentity } from './emulator';
-import { ARM_TOKEN, CLOUDFLARE_TOKEN, SUBSCRIPTION, type World } from './story';
+import { allowApimRule, ARM_TOKEN, CLOUDFLARE_TOKEN, runningApim, SUBSCRIPTION, type World } from './story';
 
 /**
  * A fleet on the emulators, for the benchmark (`bench/`) and the request-count floors (tests/e2e/floors.test.ts):
@@ -87,29 +87,8 @@ export async function startFleet(tls: TlsIdentity, options: FleetOptions): Promi
   const targets: Array<Record<string, unknown>> = [];
   for (let i = 0; i < n; i++) {
     const ip = ipFor(generation, i);
-    arm.setApim(fleetApimId(i), {
-      location: 'West Europe',
-      sku: { name: 'Premium', capacity: 1 },
-      provisioningState: 'Succeeded',
-      publicIPAddresses: [ip],
-      gatewayUrl: `https://svc${i}.azure-api.net`,
-      platformVersion: 'stv2',
-    });
-    arm.setNsg(fleetNsgId(i), {
-      location: 'westeurope',
-      rules: {
-        'allow-apim': {
-          protocol: 'Tcp',
-          access: 'Allow',
-          priority: 200,
-          direction: 'Inbound',
-          sourcePortRange: '*',
-          destinationPortRange: '443',
-          sourceAddressPrefixes: [ip],
-          destinationAddressPrefix: '*',
-        },
-      },
-    });
+    arm.setApim(fleetApimId(i), runningApim(ip, `svc${i}`));
+    arm.setNsg(fleetNsgId(i), { location: 'westeurope', rules: { 'allow-apim': allowApimRule(ip) } });
     arm.setIpGroup(fleetIpGroupId(i), { location: 'westeurope', ipAddresses: [`${ip}/32`] });
     cloudflare.addRecord(zoneOf(i).id, {
       type: 'A',

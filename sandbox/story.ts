@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArmEmulator, type ArmEmulatorOptions } from './arm';
+import { ArmEmulator, type ApimSeed, type ArmEmulatorOptions, type SecurityRuleSeed } from './arm';
 import { CloudflareEmulator } from './cloudflare';
 import type { TlsIdentity } from './emulator';
 
@@ -72,6 +72,32 @@ export function storyConfig(arm: ArmEmulator, cloudflare: CloudflareEmulator): R
   };
 }
 
+/** A Premium APIM service in West Europe, running at `ip`, its gateway at https://<name>.azure-api.net. */
+export function runningApim(ip: string, name: string): ApimSeed {
+  return {
+    location: 'West Europe',
+    sku: { name: 'Premium', capacity: 1 },
+    provisioningState: 'Succeeded',
+    publicIPAddresses: [ip],
+    gatewayUrl: `https://${name}.azure-api.net`,
+    platformVersion: 'stv2',
+  };
+}
+
+/** An inbound rule letting `ip` reach the backend on 443, as an operator makes it by hand. */
+export function allowApimRule(ip: string): SecurityRuleSeed {
+  return {
+    protocol: 'Tcp',
+    access: 'Allow',
+    priority: 200,
+    direction: 'Inbound',
+    sourcePortRange: '*',
+    destinationPortRange: '443',
+    sourceAddressPrefixes: [ip],
+    destinationAddressPrefix: '*',
+  };
+}
+
 /** Starts the emulators, seeded with the state before the outage, and writes the config to a temp folder. */
 export async function startWorld(
   tls: TlsIdentity,
@@ -80,28 +106,11 @@ export async function startWorld(
   const arm = await ArmEmulator.start({ ...armOptions, tls, token: ARM_TOKEN });
   const cloudflare = await CloudflareEmulator.start();
 
-  arm.setApim(APIM_ID, {
-    location: 'West Europe',
-    sku: { name: 'Premium', capacity: 1 },
-    provisioningState: 'Succeeded',
-    publicIPAddresses: [OLD_IP],
-    gatewayUrl: 'https://contoso.azure-api.net',
-    platformVersion: 'stv2',
-  });
+  arm.setApim(APIM_ID, runningApim(OLD_IP, 'contoso'));
   arm.setNsg(NSG_ID, {
     location: 'westeurope',
     rules: {
-      'allow-apim': {
-        protocol: 'Tcp',
-        access: 'Allow',
-        priority: 200,
-        direction: 'Inbound',
-        sourcePortRange: '*',
-        destinationPortRange: '443',
-        sourceAddressPrefixes: [OLD_IP],
-        destinationAddressPrefix: '*',
-        description: 'APIM gateway to the backend (made by hand)',
-      },
+      'allow-apim': { ...allowApimRule(OLD_IP), description: 'APIM gateway to the backend (made by hand)' },
       'allow-office-ssh': {
         protocol: 'Tcp',
         access: 'Allow',
