@@ -17,8 +17,3 @@ export function parseResourceId(id: string): ResourceId {
   for (let i = 8; i < parts.length; i += 2) names.push(decodeURIComponent(parts[i] as string));
   return { id, subscriptionId: parts[2] as string, resourceGroup: parts[4] as string, names };
 }
-
-/** The last segment of a resource ID. */
-export function resourceName(id: string): string {
-  return id.split('/').filter(Boolean).at(-1) ?? id;
-}

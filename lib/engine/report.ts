@@ -1,4 +1,4 @@
-import type { ChangeResult, GuardCode, Mode, RunOutcome, Trigger } from '../telemetry/events';
+import type { ChangeResult, Mode, RunOutcome, Trigger } from '../telemetry/events';
 import type { Block, Deferred, PlannedChange } from '../targets/target';
 
 /** The result of one run: what every trigger renders (plan text, JSON, events). */
@@ -91,12 +91,4 @@ export function outcomeOf(counts: RunCounts, targets: TargetReport[], runError?:
   if (counts.guards > 0) return 'blocked';
   if (counts.changesPlanned > 0) return 'changed';
   return 'noop';
-}
-
-/** Reasons of every guard that tripped, sources first. */
-export function guardReasons(report: RunReport): GuardCode[] {
-  return [
-    ...report.sources.flatMap((s) => (s.block ? [s.block.reason] : [])),
-    ...report.targets.flatMap((t) => (t.block && !t.heldBySource ? [t.block.reason] : [])),
-  ];
 }

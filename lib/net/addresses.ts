@@ -137,18 +137,6 @@ export function parseAll(values: readonly string[]): { prefixes: Prefix[]; inval
   return { prefixes, invalid };
 }
 
-/** Sorts prefixes IPv4 first, then numerically, for stable output. */
-export function comparePrefixes(a: Prefix, b: Prefix): number {
-  if (a.family !== b.family) return a.family === 'ipv4' ? -1 : 1;
-  const x = ipaddr.parse(a.address).toByteArray();
-  const y = ipaddr.parse(b.address).toByteArray();
-  for (let i = 0; i < x.length; i++) {
-    const d = (x[i] as number) - (y[i] as number);
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
-}
-
 /** An allowlist entry naming addresses explicitly: an address, a prefix, or an IPv4 range `a-b` (firewalls, IP Groups). */
 export function isExplicitEntry(text: string): boolean {
   if (parsePrefix(text)) return true;

@@ -1,6 +1,5 @@
 import {
   classify,
-  comparePrefixes,
   displayText,
   entryKey,
   isBroaderThan,
@@ -92,10 +91,5 @@ describe('helpers', () => {
     const { prefixes, invalid } = parseAll(['20.1.1.1', '20.1.1.1/32', 'nope', '2001:DB8::1']);
     expect(prefixes.map((p) => p.key)).toEqual(['20.1.1.1/32', '2001:db8::1/128']);
     expect(invalid).toEqual(['nope']);
-  });
-
-  it('sorts IPv4 numerically before IPv6', () => {
-    const sorted = ['2001:db8::1', '20.10.0.1', '20.9.0.1'].map((t) => parsePrefix(t)!).sort(comparePrefixes);
-    expect(sorted.map((p) => p.address)).toEqual(['20.9.0.1', '20.10.0.1', '2001:db8::1']);
   });
 });
