@@ -1,17 +1,15 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadConfigFile } from '../lib/config/load';
 import { configJsonSchema } from '../lib/config/schema';
-import { readSettings, SettingsError } from '../lib/config/settings';
+import { SettingsError } from '../lib/config/settings';
 import type { Clock } from '../lib/engine/clock';
 import type { RunReport } from '../lib/engine/report';
-import { FileStateStore } from '../lib/state/fileStore';
 import type { Recorder } from '../lib/telemetry/events';
-import { recorderFromEnvironment } from '../lib/telemetry/appInsights';
-import { MemoryRecorder } from '../lib/telemetry/memory';
-import { createReconciler, type Tuning } from '../lib/wiring';
+import { createCliReconciler, type CliReconciler } from '../lib/wiring/cli';
+import type { Tuning } from '../lib/wiring/reconciler';
 import { errorLines, renderReport } from './render';
 
-/** The CLI's commands as functions (PRODUCT §8), so the demo and tests call exactly what the CLI runs. */
+/** The CLI's commands as functions (docs/design/product.md §8), so the demo and tests call exactly what the CLI runs. */
 
 export const EXIT = { ok: 0, error: 1, changesPending: 2, blocked: 3 } as const;
 
@@ -54,21 +52,17 @@ export async function reconcileCommand(
   options: RunCommandOptions,
   io: CliIo,
 ): Promise<{ exitCode: number; report?: RunReport }> {
-  // The same events as the Functions app when APPLICATIONINSIGHTS_CONNECTION_STRING is set.
-  let telemetry: ReturnType<typeof recorderFromEnvironment>;
+  let cli: CliReconciler | undefined;
   try {
-    const config = loadConfigFile(resolve(io.cwd, options.config));
-    const settings = readSettings(io.env);
-    telemetry = io.recorder ? undefined : recorderFromEnvironment(io.env);
-    const recorder = io.recorder ?? telemetry ?? new MemoryRecorder();
-    const reconciler = createReconciler({
-      config,
-      settings,
-      store: new FileStateStore(resolve(io.cwd, options.state ?? DEFAULT_STATE_FILE)),
-      recorder,
+    cli = await createCliReconciler({
+      config: loadConfigFile(resolve(io.cwd, options.config)),
+      env: io.env,
+      statePath: resolve(io.cwd, options.state ?? DEFAULT_STATE_FILE),
+      recorder: io.recorder,
       clock: io.clock,
       tuning: io.tuning,
     });
+    const { reconciler, recorder } = cli;
     const report = await reconciler.run({ trigger: 'cli', dryRun: command === 'plan', force: options.force });
     await recorder.flush();
     const exitCode = exitCodeFor(report, command);
@@ -78,7 +72,7 @@ export async function reconcileCommand(
   } catch (error) {
     return { exitCode: explain(error, io) };
   } finally {
-    await telemetry?.shutdown();
+    await cli?.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { functionsRuntime, type FunctionsRuntime } from '../lib/runtime';
+import { functionsRuntime, type FunctionsRuntime } from '../lib/wiring/runtime';
 import { describeResponse } from './respond';
 
 /**

@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { functionsRuntime, type FunctionsRuntime } from '../lib/runtime';
+import { functionsRuntime, type FunctionsRuntime } from '../lib/wiring/runtime';
 import { describeResponse } from './respond';
 
 /** The scheduled reconcile: RECONCILE_SCHEDULE (NCRONTAB), every 5 minutes by default. */

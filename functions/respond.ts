@@ -1,4 +1,4 @@
-import type { RunResponse } from '../lib/runtime';
+import type { RunResponse } from '../lib/wiring/runtime';
 
 /** One log line per invocation: the outcome and its counts, or why nothing ran. */
 export function describeResponse(response: RunResponse): string {

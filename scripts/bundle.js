@@ -18,7 +18,7 @@ const outfile = join(root, 'dist', 'bundle', 'functions.js');
 const entry = [
   "import './functions/reconcileTimer';",
   "import './functions/reconcileHttp';",
-  "export { buildFunctionsRuntime } from './lib/runtime';",
+  "export { buildFunctionsRuntime } from './lib/wiring/runtime';",
 ].join('\n');
 
 build({

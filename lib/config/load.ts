@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { configSchema, TARGET_TYPES, type Config } from './schema';
+import { TARGET_TYPE_NAMES } from '../targets/registry';
+import { configSchema, type Config } from './schema';
 import { SETTINGS } from './settings';
 
 /** A configuration that cannot be used, with every problem listed by JSON path. */
@@ -47,7 +48,7 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
       }
       if (issue.path[0] === 'targets' && issue.path.at(-1) === 'type') {
         const type = valueAt(input, issue.path);
-        const expected = `one of ${TARGET_TYPES.join(', ')}`;
+        const expected = `one of ${TARGET_TYPE_NAMES.join(', ')}`;
         if (type === undefined) return [`${at(issue.path)}: required; ${expected}`];
         return [`${at(issue.path)}: unknown target type ${JSON.stringify(type)}; ${expected}`];
       }

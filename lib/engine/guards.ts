@@ -1,9 +1,9 @@
 import type { SafetyConfig } from '../config/schema';
 import { isBroaderThan } from '../net/addresses';
 import { invalidValues, type Observation } from '../source/observation';
-import type { Block, TargetPlan } from '../targets/target';
+import type { Block, TargetPlan } from '../plan/types';
 
-/** PRODUCT §5: the checks between planning and writing. Each returns the first block that applies. */
+/** docs/design/product.md §5: the checks between planning and writing. Each returns the first block that applies. */
 
 /** A source that answered but must not be acted on. */
 export function sourceBlock(observation: Observation): Block | undefined {

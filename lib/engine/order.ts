@@ -1,7 +1,7 @@
-import type { Phase } from '../targets/target';
+import type { Phase } from '../plan/types';
 
 /**
- * Make before break (PRODUCT §5): allowlists gain new addresses first, then DNS and pool origins move,
+ * Make before break (docs/design/product.md §5): allowlists gain new addresses first, then DNS and pool origins move,
  * then allowlists drop addresses that have been gone from the source for retireAfter.
  */
 export const PHASES: readonly Phase[] = ['allowlist-add', 'dns', 'allowlist-remove'];

@@ -1,5 +1,5 @@
 import type { ChangeResult, Mode, RunOutcome, Trigger } from '../telemetry/events';
-import type { Block, Deferred, PlannedChange } from '../targets/target';
+import type { Block, Deferred, PlannedChange } from '../plan/types';
 
 /** The result of one run: what every trigger renders (plan text, JSON, events). */
 
@@ -91,4 +91,32 @@ export function outcomeOf(counts: RunCounts, targets: TargetReport[], runError?:
   if (counts.guards > 0) return 'blocked';
   if (counts.changesPlanned > 0) return 'changed';
   return 'noop';
+}
+
+/** A run that failed as a whole before any target was looked at (configuration, state, lock): one error. */
+export function failedRunReport(run: {
+  runId: string;
+  trigger: Trigger;
+  mode: Mode;
+  dryRun: boolean;
+  force: boolean;
+  startedAt: Date;
+  finishedAt: Date;
+  error: string;
+}): RunReport {
+  return {
+    runId: run.runId,
+    trigger: run.trigger,
+    mode: run.mode,
+    dryRun: run.dryRun,
+    force: run.force,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.finishedAt.getTime() - run.startedAt.getTime(),
+    outcome: 'failed',
+    sources: [],
+    targets: [],
+    counts: { ...countRun([], []), errors: 1 },
+    error: run.error,
+  };
 }

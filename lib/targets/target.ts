@@ -1,77 +1,16 @@
-import type { SafetyConfig, TargetConfig } from '../config/schema';
-import type { Prefix } from '../net/addresses';
-import type { Observation } from '../source/observation';
-import type { TargetState } from '../state/store';
-import type { ChangeAction, GuardCode } from '../telemetry/events';
+import type { NetworkManagementClient } from '@azure/arm-network';
+import type Cloudflare from 'cloudflare';
+import type { z } from 'zod';
+import type { ArmRestClient } from '../azure/armRest';
+import type { AddressSelector } from '../config/fields';
+import type { PlanContext, TargetPlan } from '../plan/types';
 
 /**
- * The one interface every target type implements (PRODUCT §4): read the actual state, plan the
- * difference (a pure function returning data), apply a plan. Guards and ordering live in the engine.
+ * The one interface every target type implements (docs/design/product.md §4): read the actual state, plan the
+ * difference (a pure function returning data, see lib/plan/), apply a plan. Guards and ordering live in the engine.
+ * A target type is one folder of lib/targets/ and one line of lib/targets/registry.ts
+ * (docs/design/adding-a-target-type.md).
  */
-
-/** The mark the reconciler writes on everything it owns (PRODUCT §6). */
-export const OWNER_MARK = 'managed-by=apim-ip-reconciler';
-/** Cloudflare comments use a colon: `managed-by:apim-ip-reconciler`. */
-export const COMMENT_MARK = 'managed-by:apim-ip-reconciler';
-export const OWNER_TAG = { name: 'managed-by', value: 'apim-ip-reconciler' } as const;
-
-/** When a plan is written, relative to the others (make before break, PRODUCT §5). */
-export type Phase = 'allowlist-add' | 'dns' | 'allowlist-remove';
-
-export interface PlannedChange {
-  action: ChangeAction;
-  /** What the entry belongs to when that is not the target itself, e.g. `api.contoso.com A`. */
-  subject?: string;
-  /** What the entry was, as written in the target ('' for a new entry). */
-  before: string;
-  /** What it becomes ('' when removed). */
-  after: string;
-  /** A human note, e.g. "retired 1h ago". */
-  note?: string;
-}
-
-export interface Block {
-  reason: GuardCode;
-  detail: string;
-}
-
-export interface Deferred {
-  /** The entry as written in the target. */
-  entry: string;
-  /** When it may be removed (ISO 8601). */
-  retiresAt: string;
-  /** Due, but held by a guard. */
-  heldBy?: GuardCode;
-}
-
-export interface TargetPlan<W = unknown> {
-  changes: PlannedChange[];
-  /** Every address this plan would add to the target: checked by the BroadPrefix guard. */
-  additions: Prefix[];
-  /** How many entries this plan removes: checked by the TooManyRemovals guard. */
-  removals: number;
-  /** A guard tripped while planning (NotOwned, EmptySource, BroadPrefix on a DNS target...). */
-  blocked?: Block;
-  deferred: Deferred[];
-  /** The state to save once the plan is applied (or when there is nothing to apply). */
-  nextState: TargetState;
-  phase: Phase;
-  /** What apply() needs; undefined when there is nothing to write. */
-  write?: W;
-}
-
-export interface PlanContext {
-  /** The addresses the target should hold, from its source and selector. */
-  desired: Prefix[];
-  observation: Observation;
-  /** What the reconciler recorded about this target in earlier runs. */
-  state: TargetState | undefined;
-  now: Date;
-  safety: SafetyConfig;
-  retireAfterMs: number;
-  /** Plan additions only and keep every removal for later (TooManyRemovals held them). */
-  holdRemovals?: boolean;
-}
 
 export type ApplyOutcome =
   { status: 'applied' } | { status: 'lost-race'; error: string } | { status: 'failed'; error: string };
@@ -82,13 +21,22 @@ export interface ApplyItem<T, A, W> {
   plan: TargetPlan<W>;
 }
 
+/** The keys every target's configuration has. */
+export interface TargetBase {
+  name: string;
+  type: string;
+  source: string;
+  addresses?: AddressSelector;
+  regions?: string[];
+  adopt: boolean;
+}
+
 /**
- * A target type (or a family of types served together). `apply` receives every plan this driver has due in
- * the same phase, so a driver that can batch (Cloudflare: one batch per zone) does; it answers one outcome
- * per item, in order.
+ * A target type's driver (one instance may serve several types that write together, as the two Cloudflare DNS
+ * types share one batch per zone). `apply` receives every plan this driver has due in the same phase, so a driver
+ * that can batch does; it answers one outcome per item, in order.
  */
-export interface TargetDriver<T extends TargetConfig = TargetConfig, A = unknown, W = unknown> {
-  readonly type: T['type'];
+export interface TargetDriver<T = TargetBase, A = unknown, W = unknown> {
   /** The resource the target writes, for events and output (a resource ID or a DNS name). */
   resource(target: T): string;
   /** False for a target that follows something other than the source's addresses (a CNAME); default true. */
@@ -109,4 +57,65 @@ export class TargetError extends Error {
     super(message);
     this.name = 'TargetError';
   }
+}
+
+/** Timing a driver may be given by the composition root; each driver applies its own defaults. */
+export interface DriverTuning {
+  /** Poll interval of long-running operations when the service sends no Retry-After. */
+  pollIntervalMs?: number;
+  /** The longest an Azure write may take, its long-running operation included (default 5 min; firewall 8). */
+  maxWriteWaitMs?: number;
+  /** How long a firewall policy busy with another operation is waited for (default 2 min). */
+  busyWaitMs?: number;
+  cloudflareMaxRetries?: number;
+  /** How long one IP-list target waits for its bulk operations (and for another writer's to clear). */
+  bulkOperationTimeoutMs?: number;
+}
+
+/** What the composition root (lib/wiring/) hands a target type to build its driver: clients, never settings. */
+export interface DriverPorts {
+  /** The network client of one subscription. */
+  network(subscriptionId: string): NetworkManagementClient;
+  /** Plain Resource Manager requests, for APIs no SDK client covers. */
+  armRest: ArmRestClient;
+  cloudflare: Cloudflare;
+  tuning: DriverTuning;
+  /** What is left of the run's time budget, in milliseconds. */
+  remainingMs(): number;
+  /** One instance per key for the life of the reconciler: types that write together share a driver. */
+  shared<D>(key: string, make: () => D): D;
+}
+
+/** What the reconciler's identity, or its Cloudflare token, must be allowed to do for a target of a type. */
+export type Permissions =
+  | {
+      provider: 'azure';
+      /** The Resource Manager actions on the target resource (read and write); infra grants exactly these. */
+      actions: string[];
+    }
+  | {
+      provider: 'cloudflare';
+      /** The token permissions, as the Cloudflare dashboard names them. */
+      token: string[];
+    };
+
+/** A zod object schema whose `type` key is a literal: the configuration of one target type. */
+export type TargetSchema = z.ZodObject<{ type: z.ZodLiteral<string> } & z.ZodRawShape>;
+
+/** Everything the reconciler knows about one target type; lib/targets/registry.ts lists them. */
+export interface TargetTypeDefinition<S extends TargetSchema = TargetSchema> {
+  schema: S;
+  /** The addresses a target follows when it sets no `addresses` (DNS: inbound; allowlists: outbound). */
+  defaultSelector: AddressSelector;
+  /** One valid target, shown in the JSON Schema (checked by the tests). */
+  example: z.input<S>;
+  permissions: Permissions;
+  /** Builds the driver; a driver for another type does not compile here. */
+  driver(ports: DriverPorts): TargetDriver<z.output<S>>;
+}
+
+export function defineTargetType<S extends TargetSchema>(
+  definition: TargetTypeDefinition<S>,
+): TargetTypeDefinition<S> {
+  return definition;
 }

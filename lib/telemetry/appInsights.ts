@@ -1,5 +1,4 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { ManagedIdentityCredential } from '@azure/identity';
 import type * as AppInsights from 'applicationinsights';
 import { dirname, join } from 'node:path';
 import { SETTINGS, SettingsError } from '../config/settings';
@@ -99,54 +98,6 @@ export class AppInsightsRecorder implements Recorder {
     this.closing ??= this.flush().then(() => settleWithin(this.client.shutdown(), this.flushTimeoutMs));
     return this.closing;
   }
-}
-
-/**
- * A recorder when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else undefined (a Recorder; typed as the class so
- * the CLI can shut it down).
- *
- * Ingestion authenticates with a managed identity when APPLICATIONINSIGHTS_AUTHENTICATION_STRING is `Authorization=AAD`
- * (the App Service / Functions convention): the user-assigned identity of its `ClientId`, else of AZURE_CLIENT_ID, else
- * the system-assigned identity. The SDK's client does not read that setting itself (only its auto-attach agent and
- * live metrics do), so the credential is configured here, once.
- */
-export function recorderFromEnvironment(
-  env: NodeJS.ProcessEnv,
-  credentialFor: (clientId: string) => TokenCredential = (clientId) =>
-    new ManagedIdentityCredential({ clientId }),
-  options: Omit<AppInsightsRecorderOptions, 'connectionString' | 'credential'> = {},
-): AppInsightsRecorder | undefined {
-  const connectionString = env[SETTINGS.appInsightsConnectionString]?.trim();
-  if (!connectionString) return undefined;
-  const aad = parseAuthenticationString(env[SETTINGS.appInsightsAuthenticationString]);
-  let credential: TokenCredential | undefined;
-  if (aad) {
-    const clientId = aad.clientId ?? (env[SETTINGS.azureClientId]?.trim() || undefined);
-    credential = clientId ? credentialFor(clientId) : new ManagedIdentityCredential();
-  }
-  return AppInsightsRecorder.create({ ...options, connectionString, credential });
-}
-
-/** `Authorization=AAD[;ClientId=<id>]` → AAD (with the client id when given); unset → undefined. */
-export function parseAuthenticationString(value: string | undefined): { clientId?: string } | undefined {
-  if (!value?.trim()) return undefined;
-  const fields = new Map<string, string>();
-  for (const pair of value.split(';').filter((p) => p.trim() !== '')) {
-    const at = pair.indexOf('=');
-    if (at < 1) {
-      throw new SettingsError(
-        `${SETTINGS.appInsightsAuthenticationString}: expected Authorization=AAD;ClientId=<client id>, got a part without "="`,
-      );
-    }
-    fields.set(pair.slice(0, at).trim().toLowerCase(), pair.slice(at + 1).trim());
-  }
-  if (fields.get('authorization')?.toLowerCase() !== 'aad') {
-    throw new SettingsError(
-      `${SETTINGS.appInsightsAuthenticationString}: only Authorization=AAD is supported; unset it to send with the instrumentation key`,
-    );
-  }
-  const clientId = fields.get('clientid');
-  return clientId ? { clientId } : {};
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createArmRestClient } from '../../lib/azure/armRest';
 import { parseConfig } from '../../lib/config/load';
-import type { AppServiceAccessRestrictionTarget } from '../../lib/config/schema';
+import type { AppServiceAccessRestrictionTarget } from '../../lib/targets/appServiceAccessRestriction/schema';
 import { ManualClock } from '../../lib/engine/clock';
 import { parseAll } from '../../lib/net/addresses';
-import { AppServiceDriver } from '../../lib/targets/azureAppService';
+import { AppServiceDriver } from '../../lib/targets/appServiceAccessRestriction/driver';
 import {
   APIM_ID,
   ARM_TOKEN,

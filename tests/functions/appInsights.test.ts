@@ -17,11 +17,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { SettingsError } from '../../lib/config/settings';
 import type { RunReport } from '../../lib/engine/report';
-import {
-  AppInsightsRecorder,
-  recorderFromEnvironment,
-  type AppInsightsRecorderOptions,
-} from '../../lib/telemetry/appInsights';
+import { AppInsightsRecorder, type AppInsightsRecorderOptions } from '../../lib/telemetry/appInsights';
+import { recorderFromEnvironment } from '../../lib/wiring/telemetry';
 import { EVENT, GUARD, type TelemetryEvent } from '../../lib/telemetry/events';
 import { MemoryRecorder } from '../../lib/telemetry/memory';
 import { recordRun } from '../../lib/telemetry/record';

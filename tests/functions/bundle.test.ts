@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '../../lib/engine/clock';
-import type { FunctionsRuntime, RuntimeOverrides } from '../../lib/runtime';
+import type { FunctionsRuntime, RuntimeOverrides } from '../../lib/wiring/runtime';
 import { IngestionEmulator } from '../../sandbox/ingestion';
 import {
   ARM_TOKEN,

@@ -8,7 +8,7 @@ import { reconcileHandler } from '../../functions/reconcileHttp';
 import { timerHandler } from '../../functions/reconcileTimer';
 import { ManualClock } from '../../lib/engine/clock';
 import type { RunReport } from '../../lib/engine/report';
-import { buildFunctionsRuntime, type FunctionsRuntime } from '../../lib/runtime';
+import { buildFunctionsRuntime, type FunctionsRuntime } from '../../lib/wiring/runtime';
 import { LOCK_BLOB, STATE_BLOB } from '../../lib/state/blobStore';
 import { IngestionEmulator } from '../../sandbox/ingestion';
 import { ARM_TOKEN, CLOUDFLARE_TOKEN, reactivate, type World } from '../../sandbox/story';

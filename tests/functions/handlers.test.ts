@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { reconcileHandler, statusHandler } from '../../functions/reconcileHttp';
 import { timerHandler } from '../../functions/reconcileTimer';
 import { ManualClock } from '../../lib/engine/clock';
-import { buildFunctionsRuntime, type FunctionsRuntime } from '../../lib/runtime';
+import { buildFunctionsRuntime, type FunctionsRuntime } from '../../lib/wiring/runtime';
 import { BlobRunLock } from '../../lib/state/blobStore';
 import { IngestionEmulator, type EventRecord } from '../../sandbox/ingestion';
 import {

@@ -1,7 +1,7 @@
 import type { SafetyConfig } from '../../lib/config/schema';
 import { parseAll } from '../../lib/net/addresses';
 import type { Observation } from '../../lib/source/observation';
-import type { PlanContext } from '../../lib/targets/target';
+import type { PlanContext } from '../../lib/plan/types';
 
 /** What the planner unit tests share: a fixed now, the default safety settings, and a context to plan in. */
 

@@ -1,44 +1,36 @@
 import fc from 'fast-check';
-import type {
-  AppServiceAccessRestrictionTarget,
-  DnsRecordsTarget,
-  IpGroupTarget,
-  IpListTarget,
-  PoolOriginsTarget,
-  SafetyConfig,
-  TargetConfig,
-} from '../../lib/config/schema';
-import type { AllowlistWrite } from '../../lib/engine/plan';
+import type { AppServiceAccessRestrictionTarget } from '../../lib/targets/appServiceAccessRestriction/schema';
+import type { DnsRecordsTarget } from '../../lib/targets/dnsRecords/schema';
+import type { IpGroupTarget } from '../../lib/targets/ipGroup/schema';
+import type { IpListTarget } from '../../lib/targets/ipList/schema';
+import type { PoolOriginsTarget } from '../../lib/targets/poolOrigins/schema';
+import type { SafetyConfig, TargetConfig } from '../../lib/config/schema';
+import type { AllowlistWrite } from '../../lib/plan/allowlist';
 import { entryKey, parsePrefix } from '../../lib/net/addresses';
 import type { Observation } from '../../lib/source/observation';
 import type { TargetState } from '../../lib/state/store';
+import { AppServiceDriver } from '../../lib/targets/appServiceAccessRestriction/driver';
 import {
-  AppServiceDriver,
   type AppServiceActual,
   type AppServiceWrite,
   type Restriction,
-} from '../../lib/targets/azureAppService';
-import { IpGroupDriver, type IpGroupActual } from '../../lib/targets/azureIpGroup';
-import { CloudflareDnsDriver } from '../../lib/targets/cloudflareDns';
-import { CloudflareIpListDriver } from '../../lib/targets/cloudflareIpList';
-import { ipListResource, type IpListWrite, type ListItem } from '../../lib/targets/cloudflareIpListPlan';
-import { CloudflarePoolOriginsDriver } from '../../lib/targets/cloudflarePoolOrigins';
+} from '../../lib/targets/appServiceAccessRestriction/plan';
+import { IpGroupDriver } from '../../lib/targets/ipGroup/driver';
+import { type IpGroupActual } from '../../lib/targets/ipGroup/plan';
+import { CloudflareDnsDriver } from '../../lib/targets/shared/dnsZoneDriver';
+import { CloudflareIpListDriver } from '../../lib/targets/ipList/driver';
+import { ipListResource, type IpListWrite, type ListItem } from '../../lib/targets/ipList/plan';
+import { CloudflarePoolOriginsDriver } from '../../lib/targets/poolOrigins/driver';
 import {
   poolResource,
   type PoolActual,
   type PoolOrigin,
   type PoolWrite,
-} from '../../lib/targets/cloudflarePoolOriginsPlan';
-import type { DnsRecord, DnsWrite } from '../../lib/targets/dnsRecordSet';
-import {
-  COMMENT_MARK,
-  OWNER_TAG,
-  type ApplyItem,
-  type ApplyOutcome,
-  type PlanContext,
-  type TargetDriver,
-  type TargetPlan,
-} from '../../lib/targets/target';
+} from '../../lib/targets/poolOrigins/plan';
+import type { DnsRecord, DnsWrite } from '../../lib/targets/shared/dnsRecordSet';
+import { COMMENT_MARK, OWNER_TAG } from '../../lib/plan/marks';
+import { type ApplyItem, type ApplyOutcome, type TargetDriver } from '../../lib/targets/target';
+import { type PlanContext, type TargetPlan } from '../../lib/plan/types';
 
 /**
  * Property-test support: every target type's contents as plain data, what a write does to them (the model of

@@ -1,6 +1,6 @@
-import type { DnsCnameTarget } from '../../lib/config/schema';
-import { planDnsCname } from '../../lib/targets/cloudflareDnsCname';
-import type { DnsRecord } from '../../lib/targets/dnsRecordSet';
+import type { DnsCnameTarget } from '../../lib/targets/dnsCname/schema';
+import { planDnsCname } from '../../lib/targets/dnsCname/plan';
+import type { DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
 import { observation, planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';

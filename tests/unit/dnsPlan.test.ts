@@ -1,6 +1,7 @@
-import type { DnsRecordsTarget } from '../../lib/config/schema';
-import { planDnsRecords } from '../../lib/targets/cloudflareDnsRecords';
-import { markedComment, type DnsRecord } from '../../lib/targets/dnsRecordSet';
+import type { DnsRecordsTarget } from '../../lib/targets/dnsRecords/schema';
+import { planDnsRecords } from '../../lib/targets/dnsRecords/plan';
+import { markedComment } from '../../lib/plan/marks';
+import { type DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
 import { planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';

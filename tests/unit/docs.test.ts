@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TARGET_TYPES } from '../../lib/config/schema';
+import { TARGET_TYPE_NAMES } from '../../lib/targets/registry';
 import { SETTINGS } from '../../lib/config/settings';
 import { EVENT, GUARD } from '../../lib/telemetry/events';
 
@@ -22,7 +22,9 @@ test.each(Object.values(SETTINGS))(
 
 test.each(Object.values(EVENT))('event %s is documented', (name) => expect(readme).toContain(`\`${name}\``));
 test.each(Object.values(GUARD))('guard %s is documented', (code) => expect(readme).toContain(`\`${code}\``));
-test.each(TARGET_TYPES)('target type %s is documented', (type) => expect(readme).toContain(`\`${type}\``));
+test.each(TARGET_TYPE_NAMES)('target type %s is documented', (type) =>
+  expect(readme).toContain(`\`${type}\``),
+);
 
 test('the README shows the two commands that must work on a fresh machine', () => {
   expect(readme).toContain('npm ci && npm run demo');

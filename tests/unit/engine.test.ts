@@ -1,18 +1,16 @@
 import { parseConfig } from '../../lib/config/load';
-import type { IpGroupTarget, DnsRecordsTarget, TargetConfig } from '../../lib/config/schema';
+import type { IpGroupTarget } from '../../lib/targets/ipGroup/schema';
+import type { DnsRecordsTarget } from '../../lib/targets/dnsRecords/schema';
+import type { TargetConfig } from '../../lib/config/schema';
 import { ManualClock } from '../../lib/engine/clock';
-import { planAllowlist, type AllowlistActual, type AllowlistWrite } from '../../lib/engine/plan';
-import { reconcile, type DriverRegistry, type EngineDependencies } from '../../lib/engine/reconcile';
+import { planAllowlist, type AllowlistActual, type AllowlistWrite } from '../../lib/plan/allowlist';
+import { reconcile, type EngineDependencies } from '../../lib/engine/reconcile';
+import { type DriverTable } from '../../lib/targets/registry';
 import type { Observation, SourceReader } from '../../lib/source/observation';
 import { emptyState, type State, type StateStore } from '../../lib/state/store';
 import { MemoryRecorder } from '../../lib/telemetry/memory';
-import type {
-  ApplyItem,
-  ApplyOutcome,
-  PlanContext,
-  TargetDriver,
-  TargetPlan,
-} from '../../lib/targets/target';
+import type { ApplyItem, ApplyOutcome, TargetDriver } from '../../lib/targets/target';
+import type { PlanContext, TargetPlan } from '../../lib/plan/types';
 
 /**
  * The engine over in-memory targets that implement the Target interface: ordering, guards, lost races,
@@ -135,7 +133,7 @@ function setup(targets: TargetConfig[] | Record<string, unknown>[], safety?: Rec
   const store = new MemoryStore();
   const recorder = new MemoryRecorder();
   const clock = new ManualClock(new Date('2026-11-27T10:00:00Z'));
-  const drivers = { 'azure.ipGroup': groups, 'cloudflare.dnsRecords': dns } as unknown as DriverRegistry;
+  const drivers = { 'azure.ipGroup': groups, 'cloudflare.dnsRecords': dns } as unknown as DriverTable;
   const deps: EngineDependencies = {
     config,
     sources: source,

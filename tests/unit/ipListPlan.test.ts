@@ -1,7 +1,7 @@
-import type { IpListTarget } from '../../lib/config/schema';
+import type { IpListTarget } from '../../lib/targets/ipList/schema';
 import type { TargetState } from '../../lib/state/store';
-import { planIpList, stillSafe, type ListItem } from '../../lib/targets/cloudflareIpListPlan';
-import type { PlanContext } from '../../lib/targets/target';
+import { planIpList, stillSafe, type ListItem } from '../../lib/targets/ipList/plan';
+import type { PlanContext } from '../../lib/plan/types';
 import { HOUR, NOW, planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';

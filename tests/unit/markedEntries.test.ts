@@ -1,4 +1,4 @@
-import { diffMarkedEntries, type MarkedEntry, type MarkedOptions } from '../../lib/engine/plan';
+import { diffMarkedEntries, type MarkedEntry, type MarkedOptions } from '../../lib/plan/markedEntries';
 import { HOUR, NOW, planContext } from '../support/planContext';
 
 const context = planContext;

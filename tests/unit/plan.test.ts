@@ -1,6 +1,6 @@
-import { planAllowlist, type AllowlistActual } from '../../lib/engine/plan';
+import { planAllowlist, type AllowlistActual } from '../../lib/plan/allowlist';
 import type { TargetState } from '../../lib/state/store';
-import type { PlanContext } from '../../lib/targets/target';
+import type { PlanContext } from '../../lib/plan/types';
 import { HOUR, NOW, planContext } from '../support/planContext';
 
 const RESOURCE = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/ipGroups/g';

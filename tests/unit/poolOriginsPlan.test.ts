@@ -1,10 +1,6 @@
-import type { PoolOriginsTarget } from '../../lib/config/schema';
-import {
-  planPoolOrigins,
-  type PoolActual,
-  type PoolOrigin,
-} from '../../lib/targets/cloudflarePoolOriginsPlan';
-import type { PlanContext } from '../../lib/targets/target';
+import type { PoolOriginsTarget } from '../../lib/targets/poolOrigins/schema';
+import { planPoolOrigins, type PoolActual, type PoolOrigin } from '../../lib/targets/poolOrigins/plan';
+import type { PlanContext } from '../../lib/plan/types';
 import { observation, planContext } from '../support/planContext';
 
 const ACCOUNT = 'a'.repeat(32);

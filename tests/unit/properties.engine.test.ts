@@ -1,14 +1,15 @@
 import fc from 'fast-check';
 import { parseConfig } from '../../lib/config/load';
 import { ManualClock } from '../../lib/engine/clock';
-import { reconcile, type DriverRegistry } from '../../lib/engine/reconcile';
+import { reconcile } from '../../lib/engine/reconcile';
+import { type DriverTable } from '../../lib/targets/registry';
 import type { RunReport } from '../../lib/engine/report';
 import { parsePrefix } from '../../lib/net/addresses';
 import type { Observation, SourceReader } from '../../lib/source/observation';
 import { emptyState, type State, type StateStore } from '../../lib/state/store';
 import { MemoryRecorder } from '../../lib/telemetry/memory';
-import type { Restriction } from '../../lib/targets/azureAppService';
-import { OWNER_TAG } from '../../lib/targets/target';
+import type { Restriction } from '../../lib/targets/appServiceAccessRestriction/plan';
+import { OWNER_TAG } from '../../lib/plan/marks';
 import {
   ACCOUNT,
   addressesArb,
@@ -226,7 +227,7 @@ function harness(w: WorldSeed, answer: Observation | Error, failingReads: string
   const store = new MemoryStore(stateOf(w));
   const clock = new ManualClock(NOW);
   const config = configOf(w);
-  const drivers = memoryDrivers(contents, journal) as unknown as DriverRegistry;
+  const drivers = memoryDrivers(contents, journal) as unknown as DriverTable;
   const sources = new FakeSource(answer);
   return {
     contents,

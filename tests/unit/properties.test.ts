@@ -1,12 +1,14 @@
 import fc from 'fast-check';
-import { planAllowlist, type AllowlistActual } from '../../lib/engine/plan';
+import { planAllowlist, type AllowlistActual } from '../../lib/plan/allowlist';
 import { cidrText, isHost, parseAll, type Prefix } from '../../lib/net/addresses';
 import type { TargetState } from '../../lib/state/store';
-import type { AppServiceActual, Restriction } from '../../lib/targets/azureAppService';
-import { ipListResource, type ListItem } from '../../lib/targets/cloudflareIpListPlan';
-import { poolResource } from '../../lib/targets/cloudflarePoolOriginsPlan';
-import { isMarked, type DnsRecord } from '../../lib/targets/dnsRecordSet';
-import { COMMENT_MARK, TargetError, type PlanContext, type TargetPlan } from '../../lib/targets/target';
+import type { AppServiceActual, Restriction } from '../../lib/targets/appServiceAccessRestriction/plan';
+import { ipListResource, type ListItem } from '../../lib/targets/ipList/plan';
+import { poolResource } from '../../lib/targets/poolOrigins/plan';
+import { isMarked, type DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
+import { COMMENT_MARK } from '../../lib/plan/marks';
+import { TargetError } from '../../lib/targets/target';
+import { type PlanContext, type TargetPlan } from '../../lib/plan/types';
 import {
   ACCOUNT,
   addressesArb,

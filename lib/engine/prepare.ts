@@ -1,0 +1,203 @@
+import { parseDuration } from '../config/duration';
+import { selectorOf, type Config, type TargetConfig } from '../config/schema';
+import type { Block, PlanContext } from '../plan/types';
+import { normalizeRegion, select, type Observation } from '../source/observation';
+import type { State } from '../state/store';
+import { driverFor, type DriverTable } from '../targets/registry';
+import type { Clock } from './clock';
+import { planBlock } from './guards';
+import type { ObservedSource } from './observe';
+import { fail, skip, type Candidate, type Planned, type Read, type Ready } from './work';
+
+/**
+ * Stage 2, prepare: for every target, the source checks and the addresses it should hold (Ready), one read of
+ * what it holds (Read), and a plan checked by the guards (Planned). A target that cannot be read holds back the
+ * writes of every other target of its source this run (it may hide a problem).
+ */
+
+export interface PrepareContext {
+  config: Config;
+  clock: Clock;
+  force: boolean;
+  sources: Map<string, ObservedSource>;
+  /** The state as it is now: a re-plan after a lost race sees what the announce stage saved. */
+  state(): State;
+}
+
+export interface Prepared {
+  /** Every target of the run, in configuration order. */
+  candidates: Candidate[];
+  /** The targets whose source let them be planned. */
+  ready: Ready[];
+  /** The targets read and planned (in sync, blocked by a guard, or with a write to make). */
+  planned: Planned[];
+}
+
+export function candidateOf(target: TargetConfig, drivers: DriverTable): Candidate {
+  const driver = driverFor(drivers, target);
+  return {
+    target,
+    driver,
+    report: {
+      name: target.name,
+      type: target.type,
+      source: target.source,
+      resource: driver.resource(target),
+      status: 'in-sync',
+      changes: [],
+      deferred: [],
+    },
+  };
+}
+
+export async function prepare(candidates: Candidate[], run: PrepareContext): Promise<Prepared> {
+  const ready = candidates.flatMap((c) => {
+    const r = readyOf(c, run);
+    return r ? [r] : [];
+  });
+  const read = await readAll(ready);
+  const planned = read.flatMap((r) => {
+    const p = planOf(r, run);
+    return p ? [p] : [];
+  });
+  holdSourcesWithFailedReads(candidates, planned);
+  return { candidates, ready, planned };
+}
+
+/** One target again, after a lost race: ready, read and planned anew (undefined when it no longer gets there). */
+export async function prepareAgain(item: Planned, run: PrepareContext): Promise<Planned | undefined> {
+  const ready = readyOf(item, run);
+  if (!ready) return undefined;
+  try {
+    const actual = await ready.driver.read(ready.target);
+    return planOf({ ...ready, actual }, run);
+  } catch (error) {
+    fail(ready, error);
+    return undefined;
+  }
+}
+
+/** Source checks and the desired addresses; undefined when the target is held before anything is read. */
+function readyOf(candidate: Candidate, run: PrepareContext): Ready | undefined {
+  const { report, target, driver } = candidate;
+  const source = run.sources.get(target.source);
+  if (!source?.observation || source.report.block) {
+    report.status = 'blocked';
+    report.block = source?.report.block;
+    report.heldBySource = true;
+    return undefined;
+  }
+  const context = contextOf(target, source.observation, run);
+  if (context.desired.length === 0 && driver.needsAddresses?.(target) !== false) {
+    report.status = 'blocked';
+    report.block = emptySourceBlock(target, source.observation);
+    return undefined;
+  }
+  return { ...candidate, context };
+}
+
+function contextOf(target: TargetConfig, observation: Observation, run: PrepareContext): PlanContext {
+  return {
+    desired: select(observation, selectorOf(target), target.regions),
+    observation,
+    state: run.state().targets[target.name],
+    now: run.clock.now(),
+    safety: run.config.safety,
+    retireAfterMs: parseDuration(run.config.safety.retireAfter) ?? 3_600_000,
+  };
+}
+
+/** Reads every target, letting a driver that can (Cloudflare DNS: one list per zone) read its targets together. */
+async function readAll(items: Ready[]): Promise<Read[]> {
+  const byDriver = new Map<Ready['driver'], Ready[]>();
+  for (const item of items) byDriver.set(item.driver, [...(byDriver.get(item.driver) ?? []), item]);
+  const read = new Map<Ready, Read>();
+  await Promise.all(
+    [...byDriver].map(async ([driver, group]) => {
+      if (driver.readMany) {
+        const results = await driver.readMany(group.map((item) => item.target));
+        group.forEach((item, i) => {
+          const result = results[i];
+          if (result instanceof Error) fail(item, result);
+          else read.set(item, { ...item, actual: result });
+        });
+        return;
+      }
+      await Promise.all(
+        group.map(async (item) => {
+          try {
+            read.set(item, { ...item, actual: await driver.read(item.target) });
+          } catch (error) {
+            fail(item, error);
+          }
+        }),
+      );
+    }),
+  );
+  return items.flatMap((item) => {
+    const r = read.get(item);
+    return r ? [r] : [];
+  });
+}
+
+/** Plans one target and checks its plan against the guards; undefined when planning itself failed. */
+function planOf(item: Read, run: PrepareContext): Planned | undefined {
+  const { report, driver, target, actual, context } = item;
+  let plan;
+  try {
+    plan = driver.plan(target, actual, context);
+  } catch (error) {
+    fail(item, error);
+    return undefined;
+  }
+  const planned: Planned = { ...item, plan };
+  const block = planBlock(plan, run.config.safety, run.force);
+  report.deferred = plan.deferred;
+  if (block) {
+    report.block = block;
+    // Additions are never the danger: when only the removals are held, the additions still go out.
+    const additionsOnly =
+      block.reason === 'TooManyRemovals'
+        ? driver.plan(target, actual, { ...context, holdRemovals: true })
+        : undefined;
+    if (!additionsOnly?.write || planBlock(additionsOnly, run.config.safety, false)) {
+      report.status = 'blocked';
+      return planned;
+    }
+    planned.plan = additionsOnly;
+    report.deferred = additionsOnly.deferred;
+  }
+  report.changes = planned.plan.changes.map((c) => ({ ...c, result: 'planned' }));
+  report.status = planned.plan.write ? 'planned' : 'in-sync';
+  return planned;
+}
+
+function emptySourceBlock(target: TargetConfig, observation: Observation): Block {
+  const selector = selectorOf(target);
+  const where = target.regions ? ` in ${target.regions.join(', ')}` : '';
+  const known = observation.regions.map((r) => r.location);
+  const unknownRegions = (target.regions ?? []).filter(
+    (r) => !known.some((k) => normalizeRegion(k) === normalizeRegion(r)),
+  );
+  const why =
+    /v2$/i.test(observation.sku) || observation.sku === 'Consumption'
+      ? ` (the ${observation.sku} tier publishes no dedicated IP addresses)`
+      : unknownRegions.length > 0
+        ? ` (the service has no region ${unknownRegions.join(', ')}; it runs in ${known.join(', ')})`
+        : '';
+  return {
+    reason: 'EmptySource',
+    detail: `${observation.serviceName} reports no ${selector} addresses${where}${why}; holding: an allowlist or DNS name is never emptied`,
+  };
+}
+
+/** A target that could not be read may hide a problem: no target of the same source writes this run. */
+function holdSourcesWithFailedReads(candidates: Candidate[], planned: Planned[]): void {
+  const failed = new Map<string, string>();
+  for (const c of candidates) if (c.report.status === 'failed') failed.set(c.target.source, c.target.name);
+  for (const p of planned) {
+    const culprit = failed.get(p.target.source);
+    if (culprit && p.report.status === 'planned')
+      skip(p, `target ${culprit} of the same source could not be read`);
+  }
+}

@@ -1,0 +1,8 @@
+import { defineTargetType } from '../target';
+import { CloudflarePoolOriginsDriver } from './driver';
+import { poolOriginsSpec } from './schema';
+
+export const poolOrigins = defineTargetType({
+  ...poolOriginsSpec,
+  driver: ({ cloudflare }) => new CloudflarePoolOriginsDriver(cloudflare),
+});
