@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { EXIT, reconcileCommand, schemaCommand, validateCommand, type CliIo } from './commands';
 import { runDemo } from './demo';
 
-/** `apim-ip-reconciler`: plan, apply, validate, schema, demo (PRODUCT §8). */
+/** `apim-ip-reconciler`: plan, apply, validate, schema, demo (docs/design/product.md §8). */
 
 const io: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),

@@ -22,7 +22,7 @@ param location string
 @description('Name of the resource group to create. Empty: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('The configuration document of PRODUCT §3 (sources, targets, safety, ...). Its schema is the reconciler\'s own (apim-ip-reconciler schema); the app validates it at start-up. Stored as RECONCILER_CONFIG.')
+@description('The configuration document of docs/design/product.md §3 (sources, targets, safety, ...). Its schema is the reconciler\'s own (apim-ip-reconciler schema); the app validates it at start-up. Stored as RECONCILER_CONFIG.')
 #disable-next-line use-user-defined-types
 param reconcilerConfig object
 

@@ -1,4 +1,4 @@
-// The shipped alerts of PRODUCT §7: log search alerts over the reconciler's customEvents in
+// The shipped alerts of docs/design/product.md §7: log search alerts over the reconciler's customEvents in
 // Application Insights, all notifying one action group (e-mail).
 // Event and property names are those of lib/telemetry/events.ts; infra/tests checks them against it.
 

@@ -45,7 +45,7 @@ param applicationInsightsConnectionString string
 @description('Versionless URI of the Key Vault secret holding the Cloudflare API token.')
 param cloudflareTokenSecretUri string
 
-@description('The configuration document (PRODUCT §3) as JSON text: RECONCILER_CONFIG.')
+@description('The configuration document (docs/design/product.md §3) as JSON text: RECONCILER_CONFIG.')
 param reconcilerConfigJson string
 
 @description('NCRONTAB schedule of the timer trigger (RECONCILE_SCHEDULE).')

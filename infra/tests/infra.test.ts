@@ -110,7 +110,7 @@ const NEVER_IN_AZURE = [
   SETTINGS.armEndpoint,
 ];
 
-/** Event properties of PRODUCT §7 (events.ts exports the event names, not the property names). */
+/** Event properties of docs/design/product.md §7 (events.ts exports the event names, not the property names). */
 const EVENT_PROPERTIES = new Set([
   'runId',
   'trigger',
@@ -515,7 +515,7 @@ describe('alerts', () => {
     expect(unknownEvents(`customEvents | where name == "${EVENT.run}"`)).toEqual([]);
   });
 
-  test('are the four of PRODUCT §7, on Application Insights, notifying the e-mail action group', () => {
+  test('are the four of docs/design/product.md §7, on Application Insights, notifying the e-mail action group', () => {
     expect(
       rules
         .map((r) => r.name.replace(/^.*-(run-failed|guard-blocked|change-applied|dead-man)$/, '$1'))

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { TARGET_TYPE_NAMES } from '../targets/registry';
+import { TARGET_TYPE_NAMES, TARGET_TYPES, typeOf } from '../targets/registry';
 import { configSchema, type Config } from './schema';
 import { SETTINGS } from './settings';
 
@@ -101,14 +101,8 @@ function crossReferences(input: unknown): string[] {
         `targets[${i}]: {service} is replaced only in targets of a fleet source; ${String(t.source)} is one service`,
       );
     }
-    if (t.type === 'azure.nsgRule' && isRecord(t.create)) {
-      const managed = t.field === 'destination' ? 'destinationAddressPrefix' : 'sourceAddressPrefix';
-      if (t.create[managed] !== undefined) {
-        problems.push(
-          `targets[${i}].create.${managed}: the reconciler manages these addresses; remove this key`,
-        );
-      }
-    }
+    const definition = TARGET_TYPES.find((d) => typeOf(d) === t.type);
+    problems.push(...(definition?.crossCheck?.(t) ?? []).map((p) => `targets[${i}]${p}`));
   });
   return problems;
 }

@@ -9,7 +9,7 @@ import { describeFailure, hintFor, remoteFailure } from '../remote';
 import type { FleetMember, FleetResolver } from '../source/observation';
 
 /**
- * Fleets (PRODUCT §3): a source that is a Resource Graph query stands for every APIM service it finds, each a
+ * Fleets (docs/design/product.md §3): a source that is a Resource Graph query stands for every APIM service it finds, each a
  * source named `<fleet>/<service>`; a target of the fleet applies to each, with `{service}` in its string values
  * replaced by the service name. A service that stops matching is simply not in the list: left alone.
  */

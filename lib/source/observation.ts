@@ -1,7 +1,7 @@
 import type { AddressSelector, FleetQuery } from '../config/schema';
 import { classify, parseAll, type Prefix } from '../net/addresses';
 
-/** What one read of an APIM service says about its addresses (PRODUCT §3). */
+/** What one read of an APIM service says about its addresses (docs/design/product.md §3). */
 export interface RegionObservation {
   location: string;
   primary: boolean;
@@ -29,7 +29,7 @@ export interface FleetMember {
   resourceId: string;
 }
 
-/** Finds the APIM services of a fleet (PRODUCT §3); throws on failure. */
+/** Finds the APIM services of a fleet (docs/design/product.md §3); throws on failure. */
 export interface FleetResolver {
   discover(query: FleetQuery): Promise<FleetMember[]>;
 }

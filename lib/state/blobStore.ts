@@ -21,7 +21,7 @@ import {
 } from './store';
 
 /**
- * The Functions app's state (PRODUCT §8): one JSON blob guarded by its ETag, and a blob lease as the run lock,
+ * The Functions app's state (docs/design/product.md §8): one JSON blob guarded by its ETag, and a blob lease as the run lock,
  * both in one container of the app's own storage account (AzureWebJobsStorage).
  */
 

@@ -1,7 +1,7 @@
 import type { RunOutcome, Trigger } from '../telemetry/events';
 
 /**
- * What the reconciler remembers between runs (PRODUCT §5, §6): which entries it owns in each target,
+ * What the reconciler remembers between runs (docs/design/product.md §5, §6): which entries it owns in each target,
  * when each owned address left its source (for retireAfter), what each source looked like, and the last run.
  */
 export interface TargetState {
@@ -90,7 +90,7 @@ export interface LockHolder {
 export type LockResult =
   { acquired: true; release(): Promise<void> } | { acquired: false; heldBy: LockHolder | undefined };
 
-/** One run at a time (PRODUCT §2: a forced run answers 409 while another holds the lock). */
+/** One run at a time (docs/design/product.md §2: a forced run answers 409 while another holds the lock). */
 export interface RunLock {
   acquire(holder: LockHolder): Promise<LockResult>;
 }

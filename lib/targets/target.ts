@@ -110,6 +110,11 @@ export interface TargetTypeDefinition<S extends TargetSchema = TargetSchema> {
   /** One valid target, shown in the JSON Schema (checked by the tests). */
   example: z.input<S>;
   permissions: Permissions;
+  /**
+   * Checks across keys, on the raw target as written, so they are reported beside every other problem: each
+   * problem starts with the key's path inside the target (`.create.sourceAddressPrefix: …`).
+   */
+  crossCheck?(target: Record<string, unknown>): string[];
   /** Builds the driver; a driver for another type does not compile here. */
   driver(ports: DriverPorts): TargetDriver<z.output<S>>;
 }

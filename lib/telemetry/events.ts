@@ -1,5 +1,5 @@
 /**
- * The telemetry contract of PRODUCT §7: event names and property names, in one place.
+ * The telemetry contract of docs/design/product.md §7: event names and property names, in one place.
  * The infra's alert and workbook queries are checked against these names.
  */
 export const EVENT = {
@@ -19,7 +19,7 @@ export type ChangeResult = 'planned' | 'applied' | 'failed';
 
 export const RUN_OUTCOMES: readonly RunOutcome[] = ['noop', 'changed', 'partial', 'blocked', 'failed'];
 
-/** Guard codes of PRODUCT §5. */
+/** Guard codes of docs/design/product.md §5. */
 export const GUARD = {
   sourceUnavailable: 'SourceUnavailable',
   sourceNotRunning: 'SourceNotRunning',

@@ -1,7 +1,7 @@
 import type { RunReport } from '../engine/report';
 import { EVENT, type CommonProperties, type Recorder } from './events';
 
-/** Turns a RunReport into the events of PRODUCT §7, in order: sources, guards, changes, then the run. */
+/** Turns a RunReport into the events of docs/design/product.md §7, in order: sources, guards, changes, then the run. */
 export function recordRun(recorder: Recorder, report: RunReport): void {
   const common: CommonProperties & Record<string, string> = {
     runId: report.runId,

@@ -163,7 +163,7 @@ describe('events', () => {
     expectOnlyTrackedTelemetry();
   });
 
-  it('of a run arrive as the events of PRODUCT §7, each with runId, trigger and mode, as the memory recorder has them', async () => {
+  it('of a run arrive as the events of docs/design/product.md §7, each with runId, trigger and mode, as the memory recorder has them', async () => {
     const r = recorder();
     const memory = new MemoryRecorder();
     const report = handBuiltReport();

@@ -17,7 +17,8 @@ import {
 } from '../../lib/targets/appServiceAccessRestriction/plan';
 import { IpGroupDriver } from '../../lib/targets/ipGroup/driver';
 import { type IpGroupActual } from '../../lib/targets/ipGroup/plan';
-import { CloudflareDnsDriver } from '../../lib/targets/shared/dnsZoneDriver';
+import { CloudflareDnsDriver } from '../../lib/targets/common/dnsZoneDriver';
+import { planDnsRecords } from '../../lib/targets/dnsRecords/plan';
 import { CloudflareIpListDriver } from '../../lib/targets/ipList/driver';
 import { ipListResource, type IpListWrite, type ListItem } from '../../lib/targets/ipList/plan';
 import { CloudflarePoolOriginsDriver } from '../../lib/targets/poolOrigins/driver';
@@ -27,7 +28,7 @@ import {
   type PoolOrigin,
   type PoolWrite,
 } from '../../lib/targets/poolOrigins/plan';
-import type { DnsRecord, DnsWrite } from '../../lib/targets/shared/dnsRecordSet';
+import type { DnsRecord, DnsWrite } from '../../lib/targets/common/dnsRecordSet';
 import { COMMENT_MARK, OWNER_TAG } from '../../lib/plan/marks';
 import { type ApplyItem, type ApplyOutcome, type TargetDriver } from '../../lib/targets/target';
 import { type PlanContext, type TargetPlan } from '../../lib/plan/types';
@@ -571,7 +572,10 @@ export const drivers = {
     },
     { pollIntervalMs: 0, maxWaitMs: 0 },
   ),
-  dns: new CloudflareDnsDriver(undefined as never),
+  dns: new CloudflareDnsDriver(undefined as never).serve<DnsRecordsTarget>('cloudflare.dnsRecords', {
+    plan: planDnsRecords,
+    needsAddresses: true,
+  }),
   ipList: new CloudflareIpListDriver(undefined as never, { pollIntervalMs: 0, timeoutMs: 0 }),
   pool: new CloudflarePoolOriginsDriver(undefined as never),
   app: new AppServiceDriver(undefined as never),

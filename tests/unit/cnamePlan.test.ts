@@ -1,6 +1,6 @@
 import type { DnsCnameTarget } from '../../lib/targets/dnsCname/schema';
 import { planDnsCname } from '../../lib/targets/dnsCname/plan';
-import type { DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
+import type { DnsRecord } from '../../lib/targets/common/dnsRecordSet';
 import { observation, planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';

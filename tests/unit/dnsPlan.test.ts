@@ -1,7 +1,7 @@
 import type { DnsRecordsTarget } from '../../lib/targets/dnsRecords/schema';
 import { planDnsRecords } from '../../lib/targets/dnsRecords/plan';
 import { markedComment } from '../../lib/plan/marks';
-import { type DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
+import { type DnsRecord } from '../../lib/targets/common/dnsRecordSet';
 import { planContext } from '../support/planContext';
 
 const MARK = 'managed-by:apim-ip-reconciler';

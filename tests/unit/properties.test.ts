@@ -5,7 +5,7 @@ import type { TargetState } from '../../lib/state/store';
 import type { AppServiceActual, Restriction } from '../../lib/targets/appServiceAccessRestriction/plan';
 import { ipListResource, type ListItem } from '../../lib/targets/ipList/plan';
 import { poolResource } from '../../lib/targets/poolOrigins/plan';
-import { isMarked, type DnsRecord } from '../../lib/targets/shared/dnsRecordSet';
+import { isMarked, type DnsRecord } from '../../lib/targets/common/dnsRecordSet';
 import { COMMENT_MARK } from '../../lib/plan/marks';
 import { TargetError } from '../../lib/targets/target';
 import { type PlanContext, type TargetPlan } from '../../lib/plan/types';

@@ -1,6 +1,6 @@
 import type { ArmRestClient } from '../../azure/armRest';
 import type { PlanContext, TargetPlan } from '../../plan/types';
-import { isNotFound, readError, writeOutcome } from '../shared/azure';
+import { isNotFound, readError, writeOutcome } from '../common/azure';
 import { TargetError, type ApplyItem, type ApplyOutcome, type TargetDriver } from '../target';
 import {
   planAccessRestrictions,

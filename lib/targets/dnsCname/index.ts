@@ -1,11 +1,16 @@
-import type { DnsActual, DnsWrite } from '../shared/dnsRecordSet';
-import { CloudflareDnsDriver } from '../shared/dnsZoneDriver';
-import { defineTargetType, type TargetDriver } from '../target';
+import { CloudflareDnsDriver } from '../common/dnsZoneDriver';
+import { defineTargetType } from '../target';
+import { planDnsCname } from './plan';
 import { dnsCnameSpec, type DnsCnameTarget } from './schema';
 
 export const dnsCname = defineTargetType({
   ...dnsCnameSpec,
-  // Both DNS types share one driver: every record set of a zone goes in one batch.
-  driver: (ports): TargetDriver<DnsCnameTarget, DnsActual, DnsWrite> =>
-    ports.shared('cloudflare.dns', () => new CloudflareDnsDriver(ports.cloudflare)),
+  // Every DNS type is served by one shared driver, so all record sets of a zone go in one batch.
+  driver: (ports) =>
+    ports
+      .shared('cloudflare.dns', () => new CloudflareDnsDriver(ports.cloudflare))
+      .serve<DnsCnameTarget>(dnsCnameSpec.schema.shape.type.value, {
+        plan: planDnsCname,
+        needsAddresses: false /* a CNAME follows the gateway host */,
+      }),
 });

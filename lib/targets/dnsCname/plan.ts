@@ -8,7 +8,7 @@ import {
   type DnsActual,
   type DnsRecordFields,
   type DnsWrite,
-} from '../shared/dnsRecordSet';
+} from '../common/dnsRecordSet';
 import type { DnsCnameTarget } from './schema';
 
 /**

@@ -10,7 +10,7 @@ import {
   type DnsRecord,
   type DnsRecordFields,
   type DnsWrite,
-} from '../shared/dnsRecordSet';
+} from '../common/dnsRecordSet';
 import type { DnsRecordsTarget } from './schema';
 
 /**

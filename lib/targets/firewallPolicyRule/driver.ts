@@ -11,7 +11,7 @@ import {
   readError,
   writeOutcome,
   type AzureWriteOptions,
-} from '../shared/azure';
+} from '../common/azure';
 import { TargetError, type ApplyItem, type ApplyOutcome, type TargetDriver } from '../target';
 import { field, firewallRuleResource, locate, planFirewallRule, type FirewallRuleActual } from './plan';
 import type { FirewallPolicyRuleTarget } from './schema';

@@ -1,4 +1,4 @@
-import { azureWriteOptions } from '../shared/azure';
+import { azureWriteOptions } from '../common/azure';
 import { defineTargetType } from '../target';
 import { FirewallRuleDriver } from './driver';
 import { firewallPolicyRuleSpec } from './schema';

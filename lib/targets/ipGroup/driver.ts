@@ -9,7 +9,7 @@ import {
   readError,
   writeOutcome,
   type AzureWriteOptions,
-} from '../shared/azure';
+} from '../common/azure';
 import { TargetError, type ApplyItem, type ApplyOutcome, type TargetDriver } from '../target';
 import { planIpGroup, type IpGroupActual } from './plan';
 import type { IpGroupTarget } from './schema';

@@ -1,4 +1,4 @@
-import { azureWriteOptions } from '../shared/azure';
+import { azureWriteOptions } from '../common/azure';
 import { defineTargetType } from '../target';
 import { IpGroupDriver } from './driver';
 import { ipGroupSpec } from './schema';

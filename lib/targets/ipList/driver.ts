@@ -2,7 +2,7 @@ import type Cloudflare from 'cloudflare';
 import { remoteFailure } from '../../remote';
 import { KeyedLimiter, sleep } from '../../net/limits';
 import type { PlanContext, TargetPlan } from '../../plan/types';
-import { failureLine, readFailure, retryAfterFrom } from '../shared/cloudflare';
+import { failureLine, readFailure, retryAfterFrom } from '../common/cloudflare';
 import {
   ipListResource,
   planIpList,

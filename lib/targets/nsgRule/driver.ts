@@ -9,7 +9,7 @@ import {
   readError,
   writeOutcome,
   type AzureWriteOptions,
-} from '../shared/azure';
+} from '../common/azure';
 import { TargetError, type ApplyItem, type ApplyOutcome, type TargetDriver } from '../target';
 import { planNsgRule, side, type NsgRuleActual } from './plan';
 import type { NsgRuleTarget } from './schema';

@@ -1,4 +1,4 @@
-import { azureWriteOptions } from '../shared/azure';
+import { azureWriteOptions } from '../common/azure';
 import { defineTargetType } from '../target';
 import { NsgRuleDriver } from './driver';
 import { nsgRuleSpec } from './schema';

@@ -60,4 +60,12 @@ export const nsgRuleSpec = {
       'Microsoft.Network/networkSecurityGroups/securityRules/write',
     ],
   },
+  crossCheck(target) {
+    const create = target.create;
+    if (typeof create !== 'object' || create === null) return [];
+    const managed = target.field === 'destination' ? 'destinationAddressPrefix' : 'sourceAddressPrefix';
+    return (create as Record<string, unknown>)[managed] !== undefined
+      ? [`.create.${managed}: the reconciler manages these addresses; remove this key`]
+      : [];
+  },
 } satisfies Omit<TargetTypeDefinition<typeof nsgRuleSchema>, 'driver'>;

@@ -1,7 +1,7 @@
 import type Cloudflare from 'cloudflare';
 import { KeyedLimiter } from '../../net/limits';
 import type { PlanContext, TargetPlan } from '../../plan/types';
-import { failureLine, readFailure } from '../shared/cloudflare';
+import { failureLine, readFailure } from '../common/cloudflare';
 import { planPoolOrigins, poolResource, type PoolActual, type PoolOrigin, type PoolWrite } from './plan';
 import type { PoolOriginsTarget } from './schema';
 import type { ApplyItem, ApplyOutcome, TargetDriver } from '../target';

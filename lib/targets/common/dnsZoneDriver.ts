@@ -1,19 +1,28 @@
 import type Cloudflare from 'cloudflare';
 import type { PlanContext, TargetPlan } from '../../plan/types';
 import { describeFailure, hintFor, remoteFailure } from '../../remote';
-import { planDnsCname } from '../dnsCname/plan';
-import type { DnsCnameTarget } from '../dnsCname/schema';
-import { planDnsRecords } from '../dnsRecords/plan';
-import type { DnsRecordsTarget } from '../dnsRecords/schema';
 import type { DnsActual, DnsRecord, DnsWrite } from './dnsRecordSet';
 import { TargetError, type ApplyItem, type ApplyOutcome, type TargetDriver } from '../target';
 
 /**
- * The Cloudflare DNS targets (`cloudflare.dnsRecords`, `cloudflare.dnsCname`) over the `cloudflare` SDK:
- * one list per record set, and one batch per zone per run however many record sets of either type share it.
+ * The driver every Cloudflare DNS target type shares, over the `cloudflare` SDK: one list per record set (or per
+ * zone, when several record sets share it), and one batch per zone per run however many record sets of whichever
+ * types share it. Each type registers its own planner (lib/targets/dnsRecords, lib/targets/dnsCname).
  */
 
-export type DnsTarget = DnsRecordsTarget | DnsCnameTarget;
+/** What every DNS target has: a record set at one name of one zone. */
+export interface DnsTarget {
+  name: string;
+  type: string;
+  zoneId: string;
+  recordName: string;
+}
+
+export interface RecordSetPlanner<T extends DnsTarget> {
+  plan(target: T, actual: DnsActual, context: PlanContext): TargetPlan<DnsWrite>;
+  /** False for a type that follows something other than the source's addresses (a CNAME follows the host). */
+  needsAddresses: boolean;
+}
 
 const PER_PAGE = 100;
 /** Records per request when a whole zone is listed. */
@@ -44,15 +53,31 @@ function toRecord(value: unknown): DnsRecord {
 }
 
 export class CloudflareDnsDriver implements TargetDriver<DnsTarget, DnsActual, DnsWrite> {
+  private readonly planners = new Map<string, RecordSetPlanner<DnsTarget>>();
+
   constructor(private readonly client: Cloudflare) {}
+
+  /** Serves one more DNS target type with its planner; the same driver, so its record sets share the batches. */
+  serve<T extends DnsTarget>(
+    type: T['type'],
+    planner: RecordSetPlanner<T>,
+  ): TargetDriver<T, DnsActual, DnsWrite> {
+    this.planners.set(type, planner as unknown as RecordSetPlanner<DnsTarget>);
+    return this;
+  }
+
+  private plannerOf(target: DnsTarget): RecordSetPlanner<DnsTarget> {
+    const planner = this.planners.get(target.type);
+    if (!planner) throw new Error(`the DNS driver does not serve ${target.type}`);
+    return planner;
+  }
 
   resource(target: DnsTarget): string {
     return target.recordName;
   }
 
-  /** A CNAME follows the gateway host, not its addresses: an APIM without IPs (v2 tiers) is fine. */
   needsAddresses(target: DnsTarget): boolean {
-    return target.type === 'cloudflare.dnsRecords';
+    return this.plannerOf(target).needsAddresses;
   }
 
   async read(target: DnsTarget): Promise<DnsActual> {
@@ -106,9 +131,7 @@ export class CloudflareDnsDriver implements TargetDriver<DnsTarget, DnsActual, D
   }
 
   plan(target: DnsTarget, actual: DnsActual, context: PlanContext): TargetPlan<DnsWrite> {
-    return target.type === 'cloudflare.dnsCname'
-      ? planDnsCname(target, actual, context)
-      : planDnsRecords(target, actual, context);
+    return this.plannerOf(target).plan(target, actual, context);
   }
 
   /** Every record set of a zone changes in one transaction: one batch per zone. */
