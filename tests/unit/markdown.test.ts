@@ -27,7 +27,7 @@ test('repeated headings are numbered; headings inside code blocks do not count',
 
 test('relative links are found outside code; absolute ones and those inside code are not', () => {
   const md = [
-    'See [a](docs/a.md#x), ![img](img/b.png "title") and [web](https://example.com).',
+    'See [a](guide/a.md#x), ![img](img/b.png "title") and [web](https://example.com).',
     'Not `[c](c.md)`, nor:',
     '```',
     '[d](d.md)',
@@ -35,7 +35,7 @@ test('relative links are found outside code; absolute ones and those inside code
     '[e](#local)',
   ].join('\n');
   expect(relativeLinks(md)).toEqual([
-    { line: 1, target: 'docs/a.md#x' },
+    { line: 1, target: 'guide/a.md#x' },
     { line: 1, target: 'img/b.png' },
     { line: 6, target: '#local' },
   ]);
