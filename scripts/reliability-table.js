@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// README "Reliability": runs the fault matrix (tests/e2e/faults.*.test.ts) with jest's JSON report, renders
-// tests/e2e/faults.matrix.ts with each cell marked passed or failed, and writes the table into README.md
+// docs/reliability.md: runs the fault matrix (tests/e2e/faults.*.test.ts) with jest's JSON report, renders
+// tests/e2e/faults.matrix.ts with each cell marked passed or failed, and writes the table into docs/reliability.md
 // between <!-- reliability:start --> and <!-- reliability:end -->.
 //
 //   node scripts/reliability-table.js                    run the matrix, then write the table
@@ -15,7 +15,7 @@ const ts = require('typescript');
 const prettier = require('prettier');
 
 const root = join(__dirname, '..');
-const readmePath = join(root, 'README.md');
+const docPath = join(root, 'docs', 'reliability.md');
 
 // The matrix and the renderer are TypeScript shared with the tests: transpile them as they load.
 require.extensions['.ts'] = (module, filename) => {
@@ -58,17 +58,17 @@ async function main() {
     process.exit(1);
   }
   const results = table.resultsFrom(JSON.parse(readFileSync(file, 'utf8')));
-  const options = (await prettier.resolveConfig(readmePath)) ?? {};
+  const options = (await prettier.resolveConfig(docPath)) ?? {};
   const block = (
     await prettier.format(table.renderReliability(results), { ...options, parser: 'markdown' })
   ).trimEnd();
-  const readme = readFileSync(readmePath, 'utf8');
-  writeFileSync(readmePath, table.withSection(readme, block));
+  const doc = readFileSync(docPath, 'utf8');
+  writeFileSync(docPath, table.withSection(doc, block));
 
   const cells = table.CELLS_COUNT ?? results.size;
   const failed = [...results].filter(([, r]) => r === 'failed').map(([id]) => id);
   const missing = table.missing(results);
-  console.log(`README.md "Reliability": ${results.size - failed.length} of ${cells} cells passed`);
+  console.log(`docs/reliability.md: ${results.size - failed.length} of ${cells} cells passed`);
   for (const id of failed) console.log(`  failed: ${id}`);
   for (const id of missing) console.log(`  not run: ${id}`);
   if (failed.length > 0 || missing.length > 0) process.exit(1);

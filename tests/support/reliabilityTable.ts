@@ -1,11 +1,14 @@
 import { CELLS, FAULTS, SUBJECTS, type Cell, type Subject } from '../e2e/faults.matrix';
 
 /**
- * README "Reliability": the fault matrix (tests/e2e/faults.matrix.ts) as a table, each cell marked with the
- * result of its test. Used by scripts/reliability-table.js (which writes README.md) and by
- * tests/unit/reliability.test.ts (which fails when README.md is out of date with the matrix). No imports but
- * the matrix: the script loads this file by transpiling it.
+ * docs/reliability.md: the fault matrix (tests/e2e/faults.matrix.ts) as a table, each cell marked with the
+ * result of its test. Used by scripts/reliability-table.js (which writes docs/reliability.md) and by
+ * tests/unit/reliability.test.ts (which fails when docs/reliability.md is out of date with the matrix). No imports
+ * but the matrix: the script loads this file by transpiling it.
  */
+
+/** The document that holds the table, relative to the repository root. */
+export const DOC = 'docs/reliability.md';
 
 export const START = '<!-- reliability:start -->';
 export const END = '<!-- reliability:end -->';
@@ -85,20 +88,20 @@ export function renderReliability(results: ReadonlyMap<string, Result>): string 
   ].join('\n');
 }
 
-/** README.md with the block between the markers replaced by `block`. */
-export function withSection(readme: string, block: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
-  return `${readme.slice(0, start + START.length)}\n\n${block}\n\n${readme.slice(end)}`;
+/** The document (docs/reliability.md) with the block between the markers replaced by `block`. */
+export function withSection(doc: string, block: string): string {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${DOC} has no ${START} … ${END} section`);
+  return `${doc.slice(0, start + START.length)}\n\n${block}\n\n${doc.slice(end)}`;
 }
 
-/** The block between the markers of README.md. */
-export function sectionOf(readme: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
-  return readme.slice(start + START.length, end).trim();
+/** The block between the markers of the document (docs/reliability.md). */
+export function sectionOf(doc: string): string {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${DOC} has no ${START} … ${END} section`);
+  return doc.slice(start + START.length, end).trim();
 }
 
 const cellsOf = (row: string): string[] =>
