@@ -91,7 +91,7 @@ export function hintFor(failure: RemoteFailure, service: 'Azure' | 'Cloudflare')
         : 'the Cloudflare token was refused: check CLOUDFLARE_API_TOKEN';
     case 403:
       return service === 'Azure'
-        ? 'the identity lacks permission on this resource: grant the role named in the README'
+        ? 'the identity lacks permission on this resource: grant the role docs/deploy.md names for this target type'
         : 'the token lacks a permission for this zone or account (DNS records need Zone → DNS → Edit)';
     case 404:
       return 'check the ID in the configuration';

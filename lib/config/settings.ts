@@ -1,6 +1,6 @@
 /**
  * Every environment variable / app setting the reconciler reads, with what it is for.
- * The README's settings table and the infra test both check themselves against this list.
+ * The settings table of docs/configuration.md and the infra test both check themselves against this list.
  */
 export const SETTINGS = {
   config: 'RECONCILER_CONFIG',

@@ -5,7 +5,7 @@ import type { GuardCode, RunOutcome } from '../../lib/telemetry/events';
  * The fault-injection matrix (issue 7): every fault each API can give, for the source (the APIM read) and
  * every target type, as data. tests/e2e/faults.*.test.ts play each cell against the emulators through the
  * real SDKs and assert what it says; scripts/reliability-table.js renders it, with the results of those
- * tests, into README.md ("Reliability"). Type imports only: the script loads this file by transpiling it.
+ * tests, into docs/reliability.md. Type imports only: the script loads this file by transpiling it.
  *
  * Runs to converge: the apply runs it takes, the faulted one included, until the target holds the
  * source's addresses, Azure reports the resource `Succeeded`, and the reconciler's state owns what it
@@ -50,7 +50,7 @@ export type FaultId =
 
 export interface Fault {
   id: FaultId;
-  /** The fault, as the README names it. */
+  /** The fault, as docs/reliability.md names it. */
   title: string;
   /** What the reconciler does about it. */
   does: string;
@@ -67,14 +67,14 @@ export interface FirstRun {
 }
 
 export interface Cell {
-  /** `<subject> <fault>`: the test's name, by which the README finds its result. */
+  /** `<subject> <fault>`: the test's name, by which docs/reliability.md finds its result. */
   id: string;
   subject: Subject;
   fault: FaultId;
   runs: 1 | 2;
   /** The faulted run; `killed` when its process died before it could report. */
   first: FirstRun | 'killed';
-  /** Where this cell differs from what the fault's row says, for the README. */
+  /** Where this cell differs from what the fault's row says, for docs/reliability.md. */
   note?: string;
 }
 

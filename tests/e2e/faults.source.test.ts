@@ -3,7 +3,7 @@ import { CELLS } from './faults.matrix';
 
 /**
  * The fault matrix (tests/e2e/faults.matrix.ts), source row: each fault on the APIM read, with every target
- * type configured. Each test is one cell, named by its id; README "Reliability" is rendered from the results.
+ * type configured. Each test is one cell, named by its id; docs/reliability.md is rendered from the results.
  */
 
 const cells = CELLS.filter((c) => c.subject === 'source');

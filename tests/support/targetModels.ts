@@ -35,7 +35,7 @@ import { type PlanContext, type TargetPlan } from '../../lib/plan/types';
 
 /**
  * Property-test support: every target type's contents as plain data, what a write does to them (the model of
- * the real service's semantics, from the README and the emulators), in-memory drivers that plan with the REAL
+ * the real service's semantics, from docs/ and the emulators), in-memory drivers that plan with the REAL
  * drivers' planners, and fast-check generators that shrink to small, readable counterexamples.
  */
 
