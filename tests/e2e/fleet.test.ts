@@ -5,7 +5,7 @@ import { SUBSCRIPTION, ZONE_ID, resetCounts, writes, type World } from '../../sa
 import { runCli, storyWorld } from '../support/world';
 
 /**
- * A fleet (PRODUCT §3): every APIM service tagged ip-reconciler=prod, found through Azure Resource Graph
+ * A fleet source: every APIM service tagged ip-reconciler=prod, found through Azure Resource Graph
  * (paged with $skipToken), each a source `fleet/<service>` with the targets templated by {service}.
  */
 

@@ -15,7 +15,7 @@ import {
 import { runCli, storyWorld } from '../support/world';
 
 /**
- * Every guard of PRODUCT §5 through the real SDKs: each trips when it should, holds the writes it must,
+ * Every guard of the reconciler through the real SDKs: each trips when it should, holds the writes it must,
  * and lets the run through when it should not trip.
  */
 

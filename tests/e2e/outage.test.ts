@@ -14,7 +14,7 @@ import {
 import { runCli, storyWorld } from '../support/world';
 
 /**
- * PRODUCT §1's outage, end to end: the real Azure and Cloudflare SDKs against the emulators, through the
+ * The outage story (sandbox/story.ts), end to end: the real Azure and Cloudflare SDKs against the emulators, through the
  * CLI's own plan/apply, with the reconciler's clock moved for retireAfter (issue 2, "The outage story").
  */
 

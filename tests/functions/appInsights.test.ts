@@ -166,7 +166,7 @@ describe('events', () => {
     expectOnlyTrackedTelemetry();
   });
 
-  it('of a run arrive as the events of PRODUCT §7, each with runId, trigger and mode, as the memory recorder has them', async () => {
+  it('of a run arrive as the reconciler’s events, each with runId, trigger and mode, as the memory recorder has them', async () => {
     const r = recorder();
     const memory = new MemoryRecorder();
     const report = handBuiltReport();

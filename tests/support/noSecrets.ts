@@ -6,7 +6,7 @@ import { findLeaks, type Captured } from './secretScan';
 
 /**
  * Registered for every test file (jest.config.js, setupFilesAfterEnv): no secret may appear in any log line or
- * event, across the whole suite (PRODUCT §7). It captures, for the test file it runs in:
+ * event, across the whole suite. It captures, for the test file it runs in:
  *
  *   - console output, every level;
  *   - Functions log lines (InvocationContext.log/trace/debug/info/warn/error);
@@ -145,7 +145,7 @@ afterAll(() => {
   );
   if (leaks.length > 0) {
     throw new Error(
-      `a secret appeared in a log line or an event of this test file (PRODUCT §7):\n${leaks.map((l) => `  - ${l}`).join('\n')}`,
+      `a secret appeared in a log line or an event of this test file:\n${leaks.map((l) => `  - ${l}`).join('\n')}`,
     );
   }
 });
