@@ -6,7 +6,7 @@ import { CloudflareEmulator } from './cloudflare';
 import type { TlsIdentity } from './emulator';
 
 /**
- * The outage of PRODUCT §1 as a scripted story over the emulators: APIM `contoso` runs at 20.1.1.1,
+ * The outage the reconciler exists for, as a scripted story over the emulators: APIM `contoso` runs at 20.1.1.1,
  * its subscription is suspended, and it comes back at 20.2.2.2. Used by `npm run demo` and tests/e2e.
  * It knows the emulators, not the reconciler: the caller runs the CLI for each step.
  */
@@ -178,7 +178,7 @@ export interface StoryStep {
   before?: (world: World) => void;
   /** How far the reconciler's clock moves before this step. */
   advanceMs?: number;
-  /** The CLI commands this step runs, in order, with the exit code each must give (PRODUCT §8). */
+  /** The CLI commands this step runs, in order, with the exit code each must give. */
   commands: Array<{ command: 'plan' | 'apply'; exitCode: number }>;
   /** The emulators must count no write during this step. */
   noWrites?: boolean;
