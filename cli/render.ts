@@ -65,6 +65,16 @@ function targetBlock(t: TargetReport, now: Date): string[] {
     lines.push(`${indent}! blocked: ${t.block.reason}${t.heldBySource ? ` (source ${t.source})` : ''}`);
     lines.push(`${indent}  ${t.block.detail}`);
   }
+  if (t.addresses?.note) {
+    lines.push(
+      `${indent}addresses: ${t.addresses.selector} from ${t.addresses.fields.join(', ')} (${t.addresses.note})`,
+    );
+  }
+  if (t.reowned) {
+    lines.push(
+      `${indent}~ owns again ${t.reowned.join(', ')} (no state for this target: the entries equal to the source's addresses are the reconciler's again)`,
+    );
+  }
   for (const c of t.status === 'skipped' ? [] : t.changes) lines.push(`${indent}${changeLine(c)}`);
   if (t.status === 'failed' || t.status === 'skipped') {
     lines.push(`${indent}✗ ${t.status}: ${problemLine(t)}`);
@@ -73,7 +83,11 @@ function targetBlock(t: TargetReport, now: Date): string[] {
   }
   for (const d of t.deferred) {
     if (d.heldBy) {
-      lines.push(`${indent}… keeps ${d.entry}: its removal is due but held by ${d.heldBy}`);
+      const why =
+        d.heldBy === 'UnreadableTarget'
+          ? 'waits while a target of the same source cannot be read'
+          : `held by ${d.heldBy}`;
+      lines.push(`${indent}… keeps ${d.entry}: its removal is due but ${why}`);
       continue;
     }
     const left = Math.max(0, Date.parse(d.retiresAt) - now.getTime());

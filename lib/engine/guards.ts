@@ -1,11 +1,11 @@
 import type { SafetyConfig } from '../config/schema';
 import { isBroaderThan } from '../net/addresses';
-import { invalidValues, type Observation } from '../source/observation';
+import { invalidIn, type Observation, type Selection } from '../source/observation';
 import type { Block, TargetPlan } from '../plan/types';
 
 /** docs/design/product.md §5: the checks between planning and writing. Each returns the first block that applies. */
 
-/** A source that answered but must not be acted on. */
+/** A source that answered but must not be acted on: not running, or still changing. */
 export function sourceBlock(observation: Observation): Block | undefined {
   if (observation.provisioningState !== 'Succeeded') {
     return {
@@ -13,14 +13,23 @@ export function sourceBlock(observation: Observation): Block | undefined {
       detail: `${observation.serviceName} is ${observation.provisioningState}, not Succeeded; holding the last applied state`,
     };
   }
-  const invalid = invalidValues(observation);
-  if (invalid.length > 0) {
+  if (observation.targetProvisioningState) {
     return {
-      reason: 'InvalidAddress',
-      detail: `${observation.serviceName} reported addresses that are not valid for their kind: ${invalid.join(', ')}; holding`,
+      reason: 'SourceNotRunning',
+      detail: `${observation.serviceName} is still changing (targetProvisioningState ${observation.targetProvisioningState}); holding the last applied state until it settles`,
     };
   }
   return undefined;
+}
+
+/** The addresses a target selects, judged for their field: any invalid one holds that target (InvalidAddress). */
+export function addressBlock(observation: Observation, selected: Selection): Block | undefined {
+  const invalid = invalidIn(selected);
+  if (invalid.length === 0) return undefined;
+  return {
+    reason: 'InvalidAddress',
+    detail: `${observation.serviceName} reported addresses that are not valid for their kind: ${invalid.join(', ')}; holding this target (targets that select other addresses go on)`,
+  };
 }
 
 /** A target's plan that must not be applied. `force` lifts only TooManyRemovals. */

@@ -1,18 +1,18 @@
 import { parseDuration } from '../config/duration';
 import { selectorOf, type Config, type TargetConfig } from '../config/schema';
 import type { Block, PlanContext } from '../plan/types';
-import { normalizeRegion, select, type Observation } from '../source/observation';
+import { normalizeRegion, parseSelection, selection, type Observation } from '../source/observation';
 import type { State } from '../state/store';
 import { driverFor, type DriverTable } from '../targets/registry';
 import type { Clock } from './clock';
-import { planBlock } from './guards';
+import { addressBlock, planBlock } from './guards';
 import type { ObservedSource } from './observe';
-import { fail, skip, type Candidate, type Planned, type Read, type Ready } from './work';
+import { fail, type Candidate, type Planned, type Read, type Ready } from './work';
 
 /**
  * Stage 2, prepare: for every target, the source checks and the addresses it should hold (Ready), one read of
  * what it holds (Read), and a plan checked by the guards (Planned). A target that cannot be read holds back the
- * writes of every other target of its source this run (it may hide a problem).
+ * allowlist removals of its source this run.
  */
 
 export interface PrepareContext {
@@ -60,7 +60,7 @@ export async function prepare(candidates: Candidate[], run: PrepareContext): Pro
     const p = planOf(r, run);
     return p ? [p] : [];
   });
-  holdSourcesWithFailedReads(candidates, planned);
+  holdRemovalsOfHalfSeenSources(candidates, planned);
   return { candidates, ready, planned };
 }
 
@@ -87,7 +87,15 @@ function readyOf(candidate: Candidate, run: PrepareContext): Ready | undefined {
     report.heldBySource = true;
     return undefined;
   }
-  const context = contextOf(target, source.observation, run);
+  const selected = selection(source.observation, selectorOf(target), target.regions);
+  report.addresses = selected.source;
+  const invalid = addressBlock(source.observation, selected);
+  if (invalid) {
+    report.status = 'blocked';
+    report.block = invalid;
+    return undefined;
+  }
+  const context = contextOf(target, source.observation, parseSelection(selected), run);
   if (context.desired.length === 0 && driver.needsAddresses?.(target) !== false) {
     report.status = 'blocked';
     report.block = emptySourceBlock(target, source.observation);
@@ -96,9 +104,14 @@ function readyOf(candidate: Candidate, run: PrepareContext): Ready | undefined {
   return { ...candidate, context };
 }
 
-function contextOf(target: TargetConfig, observation: Observation, run: PrepareContext): PlanContext {
+function contextOf(
+  target: TargetConfig,
+  observation: Observation,
+  desired: PlanContext['desired'],
+  run: PrepareContext,
+): PlanContext {
   return {
-    desired: select(observation, selectorOf(target), target.regions),
+    desired,
     observation,
     state: run.state().targets[target.name],
     now: run.clock.now(),
@@ -151,6 +164,7 @@ function planOf(item: Read, run: PrepareContext): Planned | undefined {
     return undefined;
   }
   const planned: Planned = { ...item, plan };
+  if (plan.reowned) report.reowned = plan.reowned;
   const block = planBlock(plan, run.config.safety, run.force);
   report.deferred = plan.deferred;
   if (block) {
@@ -191,13 +205,26 @@ function emptySourceBlock(target: TargetConfig, observation: Observation): Block
   };
 }
 
-/** A target that could not be read may hide a problem: no target of the same source writes this run. */
-function holdSourcesWithFailedReads(candidates: Candidate[], planned: Planned[]): void {
-  const failed = new Map<string, string>();
-  for (const c of candidates) if (c.report.status === 'failed') failed.set(c.target.source, c.target.name);
-  for (const p of planned) {
-    const culprit = failed.get(p.target.source);
-    if (culprit && p.report.status === 'planned')
-      skip(p, `target ${culprit} of the same source could not be read`);
+/**
+ * A half-seen world (docs/design/product.md §5): when a target of a source cannot be read, that source's allowlist
+ * removals wait for a run that sees everything; additions, DNS and pool origins still follow the source (after a
+ * reactivation the old inbound IP is dead, so holding DNS would only prolong the outage).
+ */
+function holdRemovalsOfHalfSeenSources(candidates: Candidate[], planned: Planned[]): void {
+  const unreadable = new Set(
+    candidates.filter((c) => c.report.status === 'failed').map((c) => c.target.source),
+  );
+  for (const item of planned) {
+    const { plan, report } = item;
+    if (!unreadable.has(item.target.source) || report.status !== 'planned' || plan.phase === 'dns') continue;
+    if (plan.removals === 0) continue;
+    const additionsOnly = item.driver.plan(item.target, item.actual, {
+      ...item.context,
+      holdRemovals: 'UnreadableTarget',
+    });
+    item.plan = additionsOnly;
+    report.deferred = additionsOnly.deferred;
+    report.changes = additionsOnly.changes.map((c) => ({ ...c, result: 'planned' }));
+    report.status = additionsOnly.write ? 'planned' : 'in-sync';
   }
 }

@@ -1,5 +1,6 @@
 import type { ChangeResult, Mode, RunOutcome, Trigger } from '../telemetry/events';
 import type { Block, Deferred, PlannedChange } from '../plan/types';
+import type { AddressSource } from '../source/observation';
 
 /** The result of one run: what every trigger renders (plan text, JSON, events). */
 
@@ -31,6 +32,10 @@ export interface TargetReport {
   changes: ChangeReport[];
   deferred: Deferred[];
   block?: Block;
+  /** Entries owned again because the state had no record of this marked target (state lost). */
+  reowned?: string[];
+  /** Which addresses of the source the target follows, and why (e.g. the private ones of an internal VNet). */
+  addresses?: AddressSource;
   /** The block is its source's (not running, unavailable...), reported once on the source. */
   heldBySource?: boolean;
   error?: string;

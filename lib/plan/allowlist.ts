@@ -100,12 +100,17 @@ export function planAllowlist(
   }
 
   const adopting = !actual.marked;
+  // Marked, but the state remembers nothing of it (a new storage account, a renamed target, the CLI on a fresh
+  // agent): the entries equal to the source's addresses are owned again, as at adoption, so that they still retire
+  // when the source moves on. Anything else in the list stays untouched for good.
+  const stateLost = actual.marked && !state;
   // What the reconciler owns: what it recorded, and what it announced it was about to add (`pending`, saved
   // before the write) and is there: a write whose answer was lost, or whose process was killed, still counts.
   const remembered = [...new Set([...(state?.owned ?? []), ...(state?.pending ?? [])])];
-  const ownedBefore = adopting
-    ? [...present.keys()].filter((k) => desiredKeys.has(k))
-    : remembered.filter((k) => present.has(k));
+  const ownedBefore =
+    adopting || stateLost
+      ? [...present.keys()].filter((k) => desiredKeys.has(k))
+      : remembered.filter((k) => present.has(k));
   const owned = new Set(ownedBefore);
   const { due, waiting, departed } = retirement(
     [...owned].filter((k) => !desiredKeys.has(k)),
@@ -151,6 +156,7 @@ export function planAllowlist(
     changes,
     additions,
     removals,
+    ...(stateLost && ownedBefore.length > 0 ? { reowned: ownedBefore } : {}),
     deferred: deferredList,
     nextState: stateFor({ owned: nextOwned, departed }),
     phase: additions.length > 0 || adopting ? 'allowlist-add' : 'allowlist-remove',

@@ -1,6 +1,6 @@
 import type { Prefix } from '../net/addresses';
 import { retirement } from './retirement';
-import type { PlanContext } from './types';
+import type { HoldReason, PlanContext } from './types';
 
 /**
  * The diff of a list whose entries carry their own owner (a comment, a name prefix): Cloudflare IP list
@@ -30,7 +30,7 @@ export interface MarkedDiff<E> {
   remove: Array<{ entry: MarkedEntry<E>; since: string }>;
   /** Foreign entries that hold a desired address when `onForeignMatch` is 'conflict' and adopt is off. */
   conflicts: Array<MarkedEntry<E>>;
-  deferred: Array<{ entry: MarkedEntry<E>; retiresAt: string; heldBy?: 'TooManyRemovals' }>;
+  deferred: Array<{ entry: MarkedEntry<E>; retiresAt: string; heldBy?: HoldReason }>;
   departed: Record<string, string>;
 }
 

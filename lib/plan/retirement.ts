@@ -1,4 +1,4 @@
-import type { PlanContext } from './types';
+import type { HoldReason, PlanContext } from './types';
 
 /**
  * The one retirement rule (docs/design/product.md §5, make before break): an owned entry whose address left the
@@ -10,8 +10,8 @@ import type { PlanContext } from './types';
 export interface Waiting {
   /** When the entry may be removed (ISO 8601). */
   retiresAt: string;
-  /** Due, but held by the guard that holds removals. */
-  heldBy?: 'TooManyRemovals';
+  /** Due, but held. */
+  heldBy?: HoldReason;
 }
 
 export interface Retirement {
@@ -22,6 +22,9 @@ export interface Retirement {
   /** Key → when it left the source, for every waiting key: what the state keeps for the next run. */
   departed: Record<string, string>;
 }
+
+const heldBy = (hold: PlanContext['holdRemovals']): HoldReason =>
+  hold === 'UnreadableTarget' ? 'UnreadableTarget' : 'TooManyRemovals';
 
 export function retirement(
   departing: Iterable<string>,
@@ -40,7 +43,7 @@ export function retirement(
     result.departed[key] = since;
     result.waiting.set(key, {
       retiresAt: new Date(retiresAt).toISOString(),
-      ...(retiresAt <= now ? { heldBy: 'TooManyRemovals' as const } : {}),
+      ...(retiresAt <= now ? { heldBy: heldBy(context.holdRemovals) } : {}),
     });
   }
   return result;

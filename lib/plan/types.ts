@@ -30,13 +30,16 @@ export interface Block {
   detail: string;
 }
 
+/** Why a removal that is due waits. */
+export type HoldReason = 'TooManyRemovals' | 'UnreadableTarget';
+
 export interface Deferred {
   /** The entry as written in the target. */
   entry: string;
   /** When it may be removed (ISO 8601). */
   retiresAt: string;
-  /** Due, but held by a guard. */
-  heldBy?: GuardCode;
+  /** Due, but held. */
+  heldBy?: HoldReason;
 }
 
 export interface TargetPlan<W = unknown> {
@@ -45,6 +48,11 @@ export interface TargetPlan<W = unknown> {
   additions: Prefix[];
   /** How many entries this plan removes: checked by the TooManyRemovals guard. */
   removals: number;
+  /**
+   * Entries owned again because the state had no record of a marked target (docs/design/product.md §6, state
+   * lost): reported, never written.
+   */
+  reowned?: string[];
   /** A guard tripped while planning (NotOwned, EmptySource, BroadPrefix on a DNS target...). */
   blocked?: Block;
   deferred: Deferred[];
@@ -64,6 +72,9 @@ export interface PlanContext {
   now: Date;
   safety: SafetyConfig;
   retireAfterMs: number;
-  /** Plan additions only and keep every removal for later (TooManyRemovals held them). */
-  holdRemovals?: boolean;
+  /**
+   * Plan additions only and keep every removal for later: TooManyRemovals held them (`true`), or a target of the same
+   * source could not be read (`UnreadableTarget`: in a half-seen world removals wait, docs/design/product.md §5).
+   */
+  holdRemovals?: boolean | 'UnreadableTarget';
 }

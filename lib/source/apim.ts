@@ -56,6 +56,8 @@ export function toObservation(
     resourceId,
     serviceName: service.name ?? parseResourceId(resourceId).names[0]!,
     provisioningState: service.provisioningState ?? 'Unknown',
+    targetProvisioningState: service.targetProvisioningState || undefined,
+    virtualNetworkType: service.virtualNetworkType,
     sku: service.sku?.name ?? 'Unknown',
     platformVersion: service.platformVersion,
     gatewayHost: hostOf(service.gatewayUrl),

@@ -1,5 +1,5 @@
 import type { AddressSelector, FleetQuery } from '../config/schema';
-import { classify, parseAll, type Prefix } from '../net/addresses';
+import { classify, parseAll, parsePrefix, type Prefix } from '../net/addresses';
 
 /** What one read of an APIM service says about its addresses (docs/design/product.md §3). */
 export interface RegionObservation {
@@ -17,6 +17,10 @@ export interface Observation {
   resourceId: string;
   serviceName: string;
   provisioningState: string;
+  /** Non-empty while an operation on the service is still in flight (e.g. `Activating`). */
+  targetProvisioningState?: string;
+  /** `None`, `External` or `Internal`: with `Internal`, clients reach the gateway on the private addresses. */
+  virtualNetworkType?: string;
   sku: string;
   platformVersion?: string;
   gatewayHost?: string;
@@ -50,54 +54,97 @@ function regionsOf(observation: Observation, regions: readonly string[] | undefi
   return observation.regions.filter((r) => wanted.has(normalizeRegion(r.location)));
 }
 
+/** Which field of the service a selector reads, and why, for the plan's output. */
+export type AddressField = 'publicIPAddresses' | 'outboundPublicIPAddresses' | 'privateIPAddresses';
+
+export interface Selection {
+  /** The raw values picked, with the field each came from, in region order. */
+  values: Array<{ value: string; field: AddressField }>;
+  /** Which addresses these are: the selector, the fields they came from, and why when it is not the obvious. */
+  source: AddressSource;
+}
+
+export interface AddressSource {
+  selector: AddressSelector;
+  fields: AddressField[];
+  /** Why these fields, when it is not the obvious (an internal VNet's inbound addresses are its private ones). */
+  note?: string;
+}
+
+/** An internal-VNet service: clients reach its gateway on the private addresses only. */
+export const isInternalVnet = (observation: Observation): boolean =>
+  (observation.virtualNetworkType ?? '').toLowerCase() === 'internal';
+
+/** The raw values a selector picks, each with its field, and why those. */
+export function selection(
+  observation: Observation,
+  selector: AddressSelector,
+  regions?: readonly string[],
+): Selection {
+  const internal = isInternalVnet(observation);
+  const values = regionsOf(observation, regions).flatMap((r) => {
+    const from = (field: AddressField, list: string[]) => list.map((value) => ({ value, field }));
+    switch (selector) {
+      case 'inbound':
+        if (r.gatewayDisabled) return [];
+        return internal ? from('privateIPAddresses', r.private) : from('publicIPAddresses', r.inbound);
+      case 'outbound':
+        return r.outbound.length > 0
+          ? from('outboundPublicIPAddresses', r.outbound)
+          : from('publicIPAddresses', r.inbound);
+      case 'private':
+        return from('privateIPAddresses', r.private);
+    }
+  });
+  const fields = [...new Set(values.map((v) => v.field))];
+  const note =
+    selector === 'inbound' && internal
+      ? 'internal VNet: clients reach the gateway on its private addresses; its public IP serves only management (port 3443) and egress'
+      : undefined;
+  return { values, source: { selector, fields, ...(note ? { note } : {}) } };
+}
+
 /** The raw values a selector picks, in region order. */
 export function selectRaw(
   observation: Observation,
   selector: AddressSelector,
   regions?: readonly string[],
 ): string[] {
-  return regionsOf(observation, regions).flatMap((r) => {
-    switch (selector) {
-      case 'inbound':
-        return r.gatewayDisabled ? [] : r.inbound;
-      case 'outbound':
-        return r.outbound.length > 0 ? r.outbound : r.inbound;
-      case 'private':
-        return r.private;
-    }
-  });
+  return selection(observation, selector, regions).values.map((v) => v.value);
 }
 
-/** The normalized, de-duplicated addresses a selector picks. Invalid values are dropped here; see invalidValues. */
+/** The normalized, de-duplicated addresses of a selection. Invalid values are dropped here; see invalidIn. */
+export function parseSelection(selected: Selection): Prefix[] {
+  return parseAll(selected.values.map((v) => v.value)).prefixes;
+}
+
+/** The normalized, de-duplicated addresses a selector picks. */
 export function select(
   observation: Observation,
   selector: AddressSelector,
   regions?: readonly string[],
 ): Prefix[] {
-  return parseAll(selectRaw(observation, selector, regions)).prefixes;
+  return parseSelection(selection(observation, selector, regions));
 }
 
 /**
- * Values the service reported that are not usable addresses for their kind: garbage, or (for public
- * fields) private, loopback, link-local, CGNAT, multicast or reserved addresses; private fields must be private.
+ * The picked values that are not usable addresses for their field: garbage, or (for the public fields) private,
+ * loopback, link-local, CGNAT, multicast or reserved addresses; a private field must hold private addresses (a VNet
+ * may use the shared 100.64.0.0/10 space). Only what a target selects is judged (docs/design/product.md §5).
  */
-export function invalidValues(observation: Observation): string[] {
+export function invalidIn(selected: Selection): string[] {
   const bad: string[] = [];
-  for (const r of observation.regions) {
-    for (const [values, wantPrivate] of [
-      [r.inbound, false],
-      [r.outbound, false],
-      [r.private, true],
-    ] as const) {
-      const { prefixes, invalid } = parseAll(values);
-      bad.push(...invalid);
-      for (const p of prefixes) {
-        const cls = classify(p);
-        if (wantPrivate ? cls !== 'private' : cls !== 'public') bad.push(`${p.key} (${cls})`);
-      }
+  for (const { value, field } of selected.values) {
+    const prefix = parsePrefix(value);
+    if (!prefix) {
+      bad.push(value);
+      continue;
     }
+    const cls = classify(prefix);
+    const ok = field === 'privateIPAddresses' ? cls === 'private' || cls === 'cgnat' : cls === 'public';
+    if (!ok) bad.push(`${prefix.key} (${cls}, in ${field})`);
   }
-  return bad;
+  return [...new Set(bad)];
 }
 
 /** Every address the service reported, by kind, for telemetry and status. */

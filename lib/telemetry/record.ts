@@ -80,6 +80,11 @@ export function recordRun(recorder: Recorder, report: RunReport): void {
         .filter((t) => t.error)
         .map((t) => `${t.name}: ${t.error}`)
         .join('; '),
+      // Targets whose state was lost and whose entries equal to the source were owned again (state lost).
+      reowned: report.targets
+        .filter((t) => t.reowned)
+        .map((t) => `${t.name}: ${(t.reowned ?? []).join(' ')}`)
+        .join('; '),
     },
     measurements: {
       targets: report.counts.targets,

@@ -14,8 +14,9 @@ import {
 import { runCli, storyWorld } from '../support/world';
 
 /**
- * Issue 2, "Bad input": each problem gives one clear line naming what is wrong and what to do, a non-zero
- * exit, and no write to any target of the source concerned.
+ * Bad input: each problem gives one clear line naming what is wrong and what to do, and a non-zero exit. A problem
+ * with the configuration, the settings or the source writes nothing; a target that cannot be read writes nothing
+ * itself, and its source's allowlists only gain the new address (a half-seen world, docs/design/product.md §5).
  */
 
 let world: World;
@@ -45,13 +46,33 @@ function withConfig(change: (config: StoryConfig) => void): string {
   return file;
 }
 
-async function expectRefused(file: string, line: RegExp, env: Record<string, string | undefined> = {}) {
+async function expectError(file: string, line: RegExp, env: Record<string, string | undefined> = {}) {
   for (const command of ['plan', 'apply'] as const) {
     const result = await runCli(command, world, clock, { config: file, env });
     expect(result.exitCode).toBe(1);
     expect(result.output.split('\n')).toEqual(expect.arrayContaining([expect.stringMatching(line)]));
   }
+}
+
+async function expectRefused(file: string, line: RegExp, env: Record<string, string | undefined> = {}) {
+  await expectError(file, line, env);
   expect(writes(world)).toBe(0);
+}
+
+/** An unreadable target wrote nothing; the allowlists of its source gained the new address and lost nothing. */
+function expectOnlyAllowlistAdditions(unreadable: 'dns' | 'nsg') {
+  // DNS follows the source unless it is the unreadable target itself (the old inbound IP is dead).
+  expect(world.cloudflare.records(ZONE_ID, { type: 'A' }).map((r) => r.content)).toEqual([
+    unreadable === 'dns' ? '20.1.1.1' : '20.2.2.2',
+  ]);
+  expect(world.arm.ipGroup(IP_GROUP_ID)).toMatchObject({
+    properties: { ipAddresses: ['20.1.1.1/32', '20.2.2.2/32'] },
+  });
+  if (unreadable === 'dns') {
+    expect(world.arm.securityRule(RULE_ID)).toMatchObject({
+      properties: { sourceAddressPrefixes: ['20.1.1.1', '20.2.2.2/32'] },
+    });
+  }
 }
 
 test('an invalid config names the JSON path, runs nothing', async () => {
@@ -76,24 +97,26 @@ test('an unreachable Resource Manager endpoint holds the source (never "no IPs")
   );
 });
 
-test('an unreachable Cloudflare endpoint holds every target of the source', async () => {
+test('an unreachable Cloudflare endpoint fails the DNS target; the allowlists only gain the new address', async () => {
   const file = withConfig((c) => (c.cloudflare.baseUrl = 'http://127.0.0.1:1/client/v4'));
-  await expectRefused(
+  await expectError(
     file,
     /^error: target api-dns: cannot list DNS records .*unreachable.* — check cloudflare\.baseUrl/,
   );
+  expectOnlyAllowlistAdditions('dns');
 });
 
-test('a Cloudflare token without access to the zone: 403, nothing written anywhere', async () => {
+test('a Cloudflare token without access to the zone: 403, nothing written to DNS, allowlists only gain', async () => {
   const token = 'token-for-some-other-zone-only-000000000000';
   world.cloudflare.addToken(token, { zones: {} });
-  await expectRefused(
+  await expectError(
     world.configFile,
     /^error: target api-dns: .*HTTP 403 10000: Authentication error — the token lacks a permission .*DNS → Edit/,
     {
       CLOUDFLARE_API_TOKEN: token,
     },
   );
+  expectOnlyAllowlistAdditions('dns');
 });
 
 test('a read-only Cloudflare token is found at the write: allowlists only gained the new address', async () => {
@@ -126,7 +149,7 @@ test('a 404 for the zone names the zone', async () => {
     zones: { [unknownZone]: 'edit' },
   });
   const file = withConfig((c) => (c.targets[0]!.zoneId = unknownZone));
-  await expectRefused(
+  await expectError(
     file,
     new RegExp(
       `^error: target api-dns: cannot list DNS records api\\.contoso\\.com in zone ${unknownZone}: HTTP 400 7003: .* — check the zone or account ID`,
@@ -135,16 +158,18 @@ test('a 404 for the zone names the zone', async () => {
       CLOUDFLARE_API_TOKEN: 'token-that-covers-the-unknown-zone-00000000',
     },
   );
+  expectOnlyAllowlistAdditions('dns');
 });
 
 test('a 404 for the NSG names the NSG and the key to fix', async () => {
   const file = withConfig(
     (c) => (c.targets[1]!.ruleId = c.targets[1]!.ruleId!.replace('backend-nsg', 'backend-nsg-typo')),
   );
-  await expectRefused(
+  await expectError(
     file,
     /^error: target backend-nsg: network security group backend-nsg-typo not found in resource group rg-backend — check ruleId of target backend-nsg$/,
   );
+  expectOnlyAllowlistAdditions('nsg');
 });
 
 test('settings: a static Azure token is refused for a non-loopback endpoint; a missing Cloudflare token is named', async () => {

@@ -157,7 +157,7 @@ export const FAULTS: readonly Fault[] = [
   {
     id: 'invalid-addresses',
     title: 'garbage or private IPs from APIM',
-    does: '`InvalidAddress` holds every target of the source; nothing is written until APIM reports valid addresses',
+    does: '`InvalidAddress` holds every target that selects an invalid address (here all of them, garbage in `publicIPAddresses`); targets that select only valid addresses go on; nothing held is written until APIM reports valid addresses',
   },
   {
     id: 'killed',
@@ -239,7 +239,8 @@ export const CELLS: readonly Cell[] = [
   cell('source', 'invalid-addresses', 2, {
     outcome: 'blocked',
     exitCode: 3,
-    blocked: ['InvalidAddress'],
+    // One per target: the eight targets all select the public IPs.
+    blocked: Array<GuardCode>(8).fill('InvalidAddress'),
     changes: 'none',
   }),
   ...targetRow('cloudflare.dnsRecords', {

@@ -125,15 +125,39 @@ describe('EmptySource', () => {
 
 describe('InvalidAddress', () => {
   it.each([['10.0.0.5'], ['100.64.0.1'], ['169.254.10.10'], ['not-an-ip'], ['0.0.0.0']])(
-    'holds the source when APIM reports %s',
+    'holds every target that selects %s, naming it',
     async (bad) => {
       world.arm.patchApim(APIM_ID, { publicIPAddresses: ['20.2.2.2', bad] });
       const run = await runCli('apply', world, clock);
-      expect(reasons(run)).toEqual(['InvalidAddress']);
-      expect(run.report!.sources[0]!.block!.detail).toContain(bad);
+      // The story's three targets all follow the public IPs (the allowlists: no outbound addresses of their own).
+      expect(reasons(run)).toEqual([
+        'api-dns:InvalidAddress',
+        'backend-nsg:InvalidAddress',
+        'firewall-egress:InvalidAddress',
+      ]);
+      expect(run.report!.targets[0]!.block!.detail).toContain(bad);
       expect(writes(world)).toBe(0);
     },
   );
+
+  it('holds only the targets that select it: a bad outbound address leaves DNS free to follow', async () => {
+    reactivate(world, '20.2.2.2');
+    world.arm.patchApim(APIM_ID, { outboundPublicIPAddresses: ['20.2.2.2', '10.0.0.5'] });
+    const run = await runCli('apply', world, clock);
+    expect(reasons(run)).toEqual(['backend-nsg:InvalidAddress', 'firewall-egress:InvalidAddress']);
+    expect(run.exitCode).toBe(3);
+    expect(world.cloudflare.records(ZONE_ID, { name: RECORD_NAME, type: 'A' }).map((r) => r.content)).toEqual(
+      ['20.2.2.2'],
+    );
+  });
+
+  it('judges private addresses as private: a VNet in 100.64.0.0/10 holds nothing', async () => {
+    reactivate(world, '20.2.2.2');
+    world.arm.patchApim(APIM_ID, { privateIPAddresses: ['100.64.0.9'] });
+    const run = await runCli('apply', world, clock);
+    expect(reasons(run)).toEqual([]);
+    expect(run.exitCode).toBe(0);
+  });
 });
 
 describe('BroadPrefix', () => {

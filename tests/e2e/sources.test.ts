@@ -123,3 +123,49 @@ test.each([
     expect(aRecords()).toEqual([]);
   },
 );
+
+describe('an internal-VNet service', () => {
+  beforeEach(() =>
+    world.arm.patchApim(APIM_ID, {
+      virtualNetworkType: 'Internal',
+      publicIPAddresses: ['20.5.5.5'],
+      privateIPAddresses: ['10.1.0.5'],
+    }),
+  );
+
+  it('puts its private gateway address into DNS, never its management IP, and says why in the plan', async () => {
+    const plan = await runCli('plan', world, clock, { config: config([dns]) });
+    expect(plan.output).toMatch(
+      /addresses: inbound from privateIPAddresses \(internal VNet: clients reach the gateway on its private addresses; its public IP serves only management \(port 3443\) and egress\)/,
+    );
+    const applied = await runCli('apply', world, clock, { config: config([dns]) });
+    expect(applied.exitCode).toBe(0);
+    expect(aRecords()).toEqual(['10.1.0.5']);
+    expect(applied.report!.targets[0]!.addresses).toEqual({
+      selector: 'inbound',
+      fields: ['privateIPAddresses'],
+      note: expect.stringContaining('internal VNet'),
+    });
+  });
+
+  it('still allowlists its public IP for what it sends out (outbound)', async () => {
+    const applied = await runCli('apply', world, clock, { config: config([group]) });
+    expect(applied.exitCode).toBe(0);
+    // 20.1.1.1 was there before, not the source's: adopting leaves it as it is.
+    expect(world.arm.ipGroup(IP_GROUP_ID)).toMatchObject({
+      properties: { ipAddresses: ['20.1.1.1/32', '20.5.5.5/32'] },
+    });
+  });
+});
+
+test('a service still changing (targetProvisioningState set) is held as not running, and nothing moves', async () => {
+  await runCli('apply', world, clock, { config: config([dns]) });
+  world.arm.patchApim(APIM_ID, { publicIPAddresses: ['20.6.6.6'], targetProvisioningState: 'Updating' });
+  const held = await runCli('apply', world, clock, { config: config([dns]) });
+  expect(held.exitCode).toBe(3);
+  expect(held.report!.sources[0]!.block).toMatchObject({
+    reason: 'SourceNotRunning',
+    detail: expect.stringContaining('still changing (targetProvisioningState Updating)'),
+  });
+  expect(aRecords()).toEqual(['20.1.1.1']);
+});

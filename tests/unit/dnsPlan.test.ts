@@ -82,6 +82,21 @@ describe('planDnsRecords', () => {
     expect(shrink.removals).toBe(2);
   });
 
+  it('when TooManyRemovals holds the removals, keeps the surplus records but still updates and creates', () => {
+    const records = [record('A', '20.1.1.1'), record('A', '20.8.8.8'), record('A', '20.9.9.9')];
+    const held = planDnsRecords(target(), { records }, planContext(['20.2.2.2'], { holdRemovals: true }));
+    // One record moves in place to the new address (an update, not a removal); the other two stay.
+    expect(held.removals).toBe(0);
+    expect(held.write?.deletes).toEqual([]);
+    expect(held.changes).toEqual([
+      { action: 'update', subject: 'api.contoso.com A', before: '20.1.1.1', after: '20.2.2.2' },
+    ]);
+    expect(held.deferred.map((d) => [d.entry, d.heldBy])).toEqual([
+      ['api.contoso.com A 20.8.8.8', 'TooManyRemovals'],
+      ['api.contoso.com A 20.9.9.9', 'TooManyRemovals'],
+    ]);
+  });
+
   it('defaults new record sets to proxied with automatic TTL, unless the config says otherwise', () => {
     expect(planDnsRecords(target(), { records: [] }, context(['20.1.1.1'])).write?.posts[0]).toMatchObject({
       proxied: true,

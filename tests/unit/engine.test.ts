@@ -50,11 +50,14 @@ class MemoryGroups implements TargetDriver<IpGroupTarget, AllowlistActual, Allow
   groups = new Map<string, AllowlistActual>();
   outcomes: ApplyOutcome['status'][] = [];
   readFailure: Error | undefined;
+  /** Only this group fails to read, when set. */
+  failing: string | undefined;
   resource(t: IpGroupTarget) {
     return t.resourceId;
   }
   async read(t: IpGroupTarget) {
-    if (this.readFailure) throw this.readFailure;
+    if (this.readFailure && (this.failing === undefined || this.failing === t.resourceId))
+      throw this.readFailure;
     return structuredClone(this.groups.get(t.resourceId)!);
   }
   plan(t: IpGroupTarget, actual: AllowlistActual, ctx: PlanContext): TargetPlan<AllowlistWrite> {
@@ -244,15 +247,20 @@ describe('reconcile', () => {
     expect(journal).toEqual([]);
   });
 
-  it('holds the source when it reports a private or malformed address', async () => {
-    const { deps, source, groups } = setup([ipGroupTarget('egress')]);
+  it('holds the targets that select a private or malformed address, and only those', async () => {
+    const { deps, source, groups, dns } = setup([dnsTarget, ipGroupTarget('egress')]);
     groups.groups.set(group('egress'), { exists: true, marked: true, entries: [] });
-    source.observation.regions[0]!.inbound = ['10.0.0.4', 'not-an-ip'];
+    source.observation.regions[0]!.outbound = ['10.0.0.4', 'not-an-ip'];
     const report = await reconcile(deps, { trigger: 'timer' });
-    expect(report.sources[0]!.block?.reason).toBe('InvalidAddress');
-    expect(report.sources[0]!.block?.detail).toContain('10.0.0.4/32 (private)');
-    expect(report.sources[0]!.block?.detail).toContain('not-an-ip');
-    expect(journal).toEqual([]);
+    expect(report.sources[0]!.block).toBeUndefined();
+    const egress = report.targets.find((t) => t.name === 'egress')!;
+    expect(egress.block?.reason).toBe('InvalidAddress');
+    expect(egress.block?.detail).toContain('10.0.0.4/32 (private, in outboundPublicIPAddresses)');
+    expect(egress.block?.detail).toContain('not-an-ip');
+    // DNS selects the inbound addresses, which are fine: it follows the source.
+    expect(journal).toEqual(['dns:api-dns:applied']);
+    expect(dns.content).toEqual(['20.2.2.2']);
+    expect(report.outcome).toBe('blocked');
   });
 
   it('holds a target whose selection is empty (v2 tier) with the tier named', async () => {
@@ -306,19 +314,44 @@ describe('reconcile', () => {
     expect(twice.outcome).toBe('blocked');
   });
 
-  it('does not write any target of a source when another of its targets could not be read', async () => {
-    const { deps, groups, recorder } = setup([dnsTarget, ipGroupTarget('egress')]);
+  it('in a half-seen world DNS still follows the source, additions go out, and removals wait', async () => {
+    const { deps, groups, store, dns } = setup([dnsTarget, ipGroupTarget('egress'), ipGroupTarget('broken')]);
+    // egress still holds the old address, gone from the source for two hours: due for removal.
+    groups.groups.set(group('egress'), { exists: true, marked: true, entries: ['20.1.1.1/32'] });
+    store.state.targets.egress = {
+      resource: group('egress'),
+      owned: ['20.1.1.1/32'],
+      departed: { '20.1.1.1/32': '2026-11-27T08:00:00.000Z' },
+    };
     groups.readFailure = Object.assign(new Error('The client does not have authorization'), {
       statusCode: 403,
       code: 'AuthorizationFailed',
     });
+    groups.failing = group('broken');
+
     const report = await reconcile(deps, { trigger: 'cli' });
-    expect(report.targets.map((t) => t.status)).toEqual(['skipped', 'failed']);
-    expect(report.targets[1]!.error).toContain('HTTP 403 AuthorizationFailed');
-    expect(report.outcome).toBe('failed');
-    expect(journal).toEqual([]);
-    // The DNS change was neither made nor a dry run's plan: no Reconcile.Change says otherwise.
-    expect(recorder.named('Reconcile.Change')).toEqual([]);
+
+    expect(report.targets.map((t) => [t.name, t.status])).toEqual([
+      ['api-dns', 'changed'],
+      ['egress', 'changed'],
+      ['broken', 'failed'],
+    ]);
+    expect(report.targets[2]!.error).toContain('HTTP 403 AuthorizationFailed');
+    expect(report.outcome).toBe('partial');
+    expect(journal).toEqual(['allowlist-add:egress:applied', 'dns:api-dns:applied']);
+    expect(dns.content).toEqual(['20.2.2.2']);
+    // The new address is added; the old one stays, its removal due but waiting for a run that sees everything.
+    expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.1.1.1/32', '20.2.2.2/32']);
+    expect(report.targets[1]!.changes.map((c) => c.action)).toEqual(['add']);
+    expect(report.targets[1]!.deferred).toEqual([
+      { entry: '20.1.1.1/32', retiresAt: '2026-11-27T09:00:00.000Z', heldBy: 'UnreadableTarget' },
+    ]);
+    // Its departure is remembered, so it goes as soon as every target can be read.
+    expect(store.state.targets.egress!.departed).toEqual({ '20.1.1.1/32': '2026-11-27T08:00:00.000Z' });
+    groups.readFailure = undefined;
+    groups.groups.set(group('broken'), { exists: true, marked: true, entries: [] });
+    await reconcile(deps, { trigger: 'cli' });
+    expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.2.2.2/32']);
   });
 
   it('records one Change per change and one Run per run, each with runId, trigger and mode', async () => {

@@ -92,6 +92,39 @@ describe('planAllowlist', () => {
     expect(plan.changes).toEqual([]);
   });
 
+  it('owns again, when the state was lost, the entries equal to the source, so they still retire later', () => {
+    const actual = marked(['20.1.1.1/32', '30.3.3.3/32']);
+    const lost = planAllowlist(actual, context(['20.1.1.1']), options, RESOURCE);
+    expect(lost.reowned).toEqual(['20.1.1.1/32']);
+    expect(lost.changes).toEqual([]);
+    expect(lost.write).toBeUndefined();
+    expect(lost.nextState).toEqual({ resource: RESOURCE, owned: ['20.1.1.1/32'], departed: {} });
+
+    // APIM moves: the re-owned address retires after retireAfter; the hand-added one stays for good.
+    const moved = planAllowlist(actual, context(['20.2.2.2'], lost.nextState), options, RESOURCE);
+    expect(moved.reowned).toBeUndefined();
+    const later = planAllowlist(
+      marked(['20.1.1.1/32', '30.3.3.3/32', '20.2.2.2/32']),
+      context(['20.2.2.2'], moved.nextState, new Date(NOW.getTime() + HOUR)),
+      options,
+      RESOURCE,
+    );
+    expect(later.changes).toEqual([
+      { action: 'remove', before: '20.1.1.1/32', after: '', note: 'left the source 1h ago' },
+    ]);
+    expect(later.write?.entries).toEqual(['30.3.3.3/32', '20.2.2.2/32']);
+  });
+
+  it("treats the state of another resource (ruleId changed) as lost, not as this one's", () => {
+    const plan = planAllowlist(
+      marked(['20.1.1.1/32']),
+      planContext(['20.1.1.1'], { state: { resource: 'elsewhere', owned: [], departed: {} } }),
+      options,
+      RESOURCE,
+    );
+    expect(plan.reowned).toEqual(['20.1.1.1/32']);
+  });
+
   it('holds an unmarked container as NotOwned with what to do', () => {
     const plan = planAllowlist(
       { exists: true, marked: false, entries: ['20.1.1.1'] },

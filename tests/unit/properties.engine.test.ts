@@ -52,8 +52,9 @@ import {
  * every type (tests/support/targetModels.ts), all fed by one source.
  *
  *   (c) no run adds an entry broader than safety.minPrefixLength, whatever prefixes the source gives;
- *   (d) a failed, stopped, empty or invalid observation — or a target of the source that cannot be read —
- *       changes nothing: no write, no entry removed, no ownership forgotten, whatever the clock and `force`;
+ *   (d) a failed, stopped or empty observation changes nothing; an invalid address holds exactly the targets that
+ *       select it; a target that cannot be read writes nothing and no allowlist of its source loses an entry
+ *       (DNS and pool origins still follow the source), whatever the clock and `force`;
  *   (e) after a run, a second run at the same time writes nothing; writes follow make-before-break order;
  *   (f) a dry run or observe mode writes nothing to targets or state.
  */
@@ -367,17 +368,30 @@ function answerOf(bad: Bad): Observation | Error {
   }
 }
 
-describe('(d) a failed, stopped, empty or invalid observation changes nothing', () => {
-  test('no write, no entry removed, no ownership forgotten — whatever the clock, retireAfter and force', async () => {
+const ALLOWLISTS: TargetName[] = ['egress', 'waf', 'app'];
+
+/** Every allowlist entry of the contents, by target: what a run that may not remove must leave in place. */
+function allowlistKeys(c: Contents): Record<string, string[]> {
+  return {
+    egress: c.ipGroup.ipAddresses.map(keyOf),
+    waf: c.ipList.map((i) => keyOf(i.ip)),
+    app: [...c.app.main, ...c.app.scm].map(restrictionKey),
+  };
+}
+
+const writesOf = (h: Harness, name: string) => h.journal.writes.filter((w) => w.endsWith(`:${name}`));
+
+describe('(d) a failed, stopped, empty or invalid observation — or an unreadable target — holds what it must', () => {
+  test('a source that failed, is not running or gives nothing: no write, every target held, state untouched', async () => {
     const cases = fc.record({
       world: worldArb,
-      bad: badObservation,
+      bad: badObservation.filter((b) => b.kind !== 'invalid' && b.kind !== 'target unreadable'),
       minutes: fc.integer({ min: 0, max: 600 }),
     });
     await runAsync(
       cases,
       async ({ world, bad, minutes }) => {
-        const h = harness(world, answerOf(bad), bad.kind === 'target unreadable' ? bad.failing : []);
+        const h = harness(world, answerOf(bad));
         h.clock.advance(minutes * MINUTE);
         const contents = structuredClone(h.contents);
         const targets = structuredClone(h.store.state.targets);
@@ -387,14 +401,77 @@ describe('(d) a failed, stopped, empty or invalid observation changes nothing', 
         expect(h.journal.writes).toEqual([]);
         expect(h.contents).toEqual(contents);
         expect(report.counts.changesApplied).toBe(0);
-        if (bad.kind === 'target unreadable') {
-          // The readable targets were planned, but none of the source's targets is written.
-          for (const t of report.targets)
-            expect(['in-sync', 'blocked', 'failed', 'skipped']).toContain(t.status);
-        } else {
-          for (const t of report.targets) expect(t.status).toBe('blocked');
-          expect(h.store.state.targets).toEqual(targets);
+        for (const t of report.targets) expect(t.status).toBe('blocked');
+        expect(h.store.state.targets).toEqual(targets);
+      },
+      400,
+    );
+  });
+
+  test('an invalid address holds every target that selects it, and only those', async () => {
+    const cases = fc.record({
+      world: worldArb,
+      bad: badObservation.filter((b) => b.kind === 'invalid'),
+      minutes: fc.integer({ min: 0, max: 600 }),
+    });
+    await runAsync(
+      cases,
+      async ({ world, bad, minutes }) => {
+        if (bad.kind !== 'invalid') return;
+        const h = harness(world, answerOf(bad));
+        h.clock.advance(minutes * MINUTE);
+        const contents = structuredClone(h.contents);
+
+        const report = await h.run();
+
+        // Outbound targets (the allowlists) select the bad value either way: held, nothing of theirs written.
+        for (const name of ALLOWLISTS) {
+          expect(writesOf(h, name)).toEqual([]);
+          expect(report.targets.find((t) => t.name === name)?.block?.reason).toBe('InvalidAddress');
         }
+        expect(allowlistKeys(h.contents)).toEqual(allowlistKeys(contents));
+        // Inbound targets select it only when it is among the inbound addresses.
+        for (const name of ['api-dns', 'pool']) {
+          const t = report.targets.find((x) => x.name === name)!;
+          if (bad.where === 'inbound') {
+            expect(t.block?.reason).toBe('InvalidAddress');
+            expect(writesOf(h, name)).toEqual([]);
+          } else {
+            expect(t.block?.reason).not.toBe('InvalidAddress');
+          }
+        }
+        expect(report.sources[0]!.block).toBeUndefined();
+      },
+      400,
+    );
+  });
+
+  test('an unreadable target: it writes nothing, no allowlist entry of the source is removed, DNS may follow', async () => {
+    const cases = fc.record({
+      world: worldArb,
+      bad: badObservation.filter((b) => b.kind === 'target unreadable'),
+      minutes: fc.integer({ min: 0, max: 600 }),
+    });
+    await runAsync(
+      cases,
+      async ({ world, bad, minutes }) => {
+        if (bad.kind !== 'target unreadable') return;
+        const h = harness(world, answerOf(bad), bad.failing);
+        h.clock.advance(minutes * MINUTE);
+        const before = allowlistKeys(h.contents);
+
+        const report = await h.run();
+
+        for (const name of bad.failing) {
+          expect(writesOf(h, name)).toEqual([]);
+          expect(report.targets.find((t) => t.name === name)?.status).toBe('failed');
+        }
+        // Allowlists only gain: every entry they held is still there.
+        const after = allowlistKeys(h.contents);
+        for (const name of ALLOWLISTS) {
+          for (const key of before[name]!) expect(after[name]).toContain(key);
+        }
+        expect(report.outcome).not.toBe('changed');
       },
       500,
     );

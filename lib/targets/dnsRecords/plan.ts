@@ -1,5 +1,5 @@
 import { COMMENT_MARK, markedComment } from '../../plan/marks';
-import type { PlanContext, PlannedChange, TargetPlan } from '../../plan/types';
+import type { Deferred, PlanContext, PlannedChange, TargetPlan } from '../../plan/types';
 import { displayText, isHost, parsePrefix, type Prefix } from '../../net/addresses';
 import {
   isEmptyWrite,
@@ -65,6 +65,7 @@ export function planDnsRecords(
 
   const write: DnsWrite = { zoneId: target.zoneId, deletes: [], patches: [], posts: [] };
   const changes: PlannedChange[] = [];
+  const deferred: Deferred[] = [];
   if (cname) {
     write.deletes.push({ id: cname.id });
     changes.push({ action: 'delete', subject: recordLabel(cname), before: cname.content, after: '' });
@@ -132,6 +133,13 @@ export function planDnsRecords(
           before: record.content,
           after: fields.content,
         });
+      } else if (context.holdRemovals) {
+        // TooManyRemovals held the deletes: the record stays, every update and creation still goes out.
+        deferred.push({
+          entry: `${recordLabel(record)} ${record.content}`,
+          retiresAt: context.now.toISOString(),
+          heldBy: context.holdRemovals === 'UnreadableTarget' ? 'UnreadableTarget' : 'TooManyRemovals',
+        });
       } else {
         write.deletes.push({ id: record.id });
         changes.push({ action: 'delete', subject: recordLabel(record), before: record.content, after: '' });
@@ -156,6 +164,7 @@ export function planDnsRecords(
     changes,
     additions: context.desired,
     removals: write.deletes.length,
+    deferred,
     write: isEmptyWrite(write) ? undefined : write,
   };
 }
