@@ -9,6 +9,7 @@ import { AppServiceDriver } from '../../lib/targets/appServiceAccessRestriction/
 import {
   APIM_ID,
   ARM_TOKEN,
+  RULE_ID,
   SUBSCRIPTION,
   reactivate,
   resetCounts,
@@ -119,6 +120,63 @@ beforeEach(async () => {
   clock = new ManualClock(new Date('2026-11-27T09:00:00Z'));
 });
 afterEach(() => world.close());
+
+describe('azure.nsgRule', () => {
+  const nsgTarget = (create: Record<string, unknown>) => ({
+    name: 'backend-nsg',
+    type: 'azure.nsgRule',
+    source: 'prod',
+    ruleId: RULE_ID,
+    create: { priority: 210, direction: 'Inbound', ...create },
+  });
+  const rule = () => world.arm.securityRule(RULE_ID) as { properties: Record<string, unknown> } | undefined;
+
+  it("creates a missing rule with NRP's port fields (a lone port or * singular, lists plural), then writes nothing", async () => {
+    world.arm.deleteSecurityRule(RULE_ID);
+    const config = writeConfig([nsgTarget({ destinationPortRanges: ['443', '8443-8444'] })]);
+
+    const created = await runCli('apply', world, clock, { config });
+    expect(created.exitCode).toBe(0);
+    expect(created.report!.targets[0]!.changes.map((c) => c.action)).toEqual(['create']);
+    expect(rule()!.properties).toMatchObject({
+      sourcePortRange: '*',
+      sourcePortRanges: [],
+      destinationPortRanges: ['443', '8443-8444'],
+      sourceAddressPrefixes: ['20.1.1.1/32'],
+      destinationAddressPrefix: '*',
+      access: 'Allow',
+      priority: 210,
+      description: MARK,
+    });
+    expect(rule()!.properties).not.toHaveProperty('destinationPortRange');
+
+    resetCounts(world);
+    const again = await runCli('apply', world, clock, { config });
+    expect(again.exitCode).toBe(0);
+    expect(again.report!.outcome).toBe('noop');
+    expect(writes(world)).toBe(0);
+  });
+
+  it('sends a lone destination port in the singular field too', async () => {
+    world.arm.deleteSecurityRule(RULE_ID);
+    const created = await runCli('apply', world, clock, { config: writeConfig([nsgTarget({})]) });
+    expect(created.exitCode).toBe(0);
+    expect(rule()!.properties).toMatchObject({
+      sourcePortRange: '*',
+      destinationPortRange: '443',
+      destinationPortRanges: [],
+    });
+  });
+
+  it('refuses "*" beside other ports at validation, as NRP would at the write', () => {
+    expect(() =>
+      parseConfig({
+        sources: { prod: { resourceId: APIM_ID } },
+        targets: [nsgTarget({ sourcePortRanges: ['*', '1024-65535'] })],
+      }),
+    ).toThrow(/targets\[0\]\.create\.sourcePortRanges: "\*" \(any port\) must be the only entry/);
+  });
+});
 
 describe('azure.firewallPolicyRule', () => {
   it('adopts, follows a new IP, retires the old one, and leaves every other rule and collection as it was', async () => {

@@ -40,6 +40,7 @@ export type FaultId =
   | 'concurrent-writer-twice'
   | 'lro-failed'
   | 'lro-canceled'
+  | 'missing-resource'
   | 'batch-race'
   | 'batch-invalid'
   | 'forbidden'
@@ -128,6 +129,11 @@ export const FAULTS: readonly Fault[] = [
     id: 'lro-canceled',
     title: 'long-running operation ends `Canceled`',
     does: 'the target fails; Azure restored the previous content, and the next run writes again',
+  },
+  {
+    id: 'missing-resource',
+    title: 'the resource is missing from the start',
+    does: 'an NSG rule whose target has a `create` block is created (`*` and lone ports in the singular fields, as NRP requires), then follows the source like any other (any other missing resource is the 404 row)',
   },
   {
     id: 'batch-race',
@@ -268,6 +274,7 @@ export const CELLS: readonly Cell[] = [
       'a rule read as missing is created with `If-None-Match: *`; it exists, so 412: read again, planned again, written',
     ],
     'concurrent-writer-twice': [2, LOST_RACE],
+    'missing-resource': [1, APPLIED],
     'lro-failed': [2, WRITE_FAILED],
     'lro-canceled': [2, WRITE_FAILED],
   }),

@@ -297,10 +297,13 @@ const nsgKit: Kit = {
   empty: (world) =>
     rulePrefixes(ruleProps(world, RULE_ID)).length === 0 ? ['rule allow-apim has no source address'] : [],
   foreign(world) {
-    const props = ruleProps(world, RULE_ID) ?? {};
+    const props = ruleProps(world, RULE_ID);
     const other = ruleProps(world, OTHER_RULE_ID) ?? {};
+    const office = `rule allow-office-ssh ${json(without(other, 'provisioningState'))}`;
+    // A missing rule has nothing of anyone's; once the reconciler creates it, all of it is the reconciler's.
+    if (!props) return [office];
     return [
-      `rule allow-office-ssh ${json(without(other, 'provisioningState'))}`,
+      office,
       `rule allow-apim ${json({
         ...without(props, 'sourceAddressPrefixes', 'sourceAddressPrefix', 'provisioningState', 'description'),
         description: String(props.description ?? '')

@@ -285,6 +285,9 @@ export function inject(scene: Scene, subject: Subject, fault: FaultId): void {
     case 'lro-canceled':
       world.arm.failNextOperation(route, 'Canceled');
       return;
+    case 'missing-resource':
+      // Played before the priming run (see playCell): the rule never existed, so priming created it.
+      return;
     case 'batch-race':
       emulator.inject({ route, status: 400, body: cfError(81057, 'Record already exists.') });
       return;
@@ -466,6 +469,8 @@ export async function playCell(cell: Cell): Promise<Observed & { details: string
   const scene = await Scene.start(kits, sceneOptions(cell.fault));
   const details: string[] = [];
   try {
+    // The rule is missing from the start: the priming run must create it (and the runs after, keep it).
+    if (cell.fault === 'missing-resource') scene.world.arm.deleteSecurityRule(RULE_ID);
     // A dnsCname target's first write is the migration from A records: no run before the fault.
     if (cell.subject !== 'cloudflare.dnsCname') {
       const primed = await scene.run();

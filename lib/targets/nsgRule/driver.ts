@@ -16,6 +16,14 @@ import type { NsgRuleTarget } from './schema';
 
 /** `azure.nsgRule` over `@azure/arm-network`: GET the rule, PUT it back (long-running) with If-Match. */
 
+/**
+ * A side's ports as NRP takes them: one value (`*` included) in the singular field, several in the plural one. NRP
+ * refuses `*` in a plural list (400 SecurityRuleInvalidPortRange) and wants exactly one of the two set.
+ */
+function ports(side: 'source' | 'destination', ranges: string[]): SecurityRule {
+  return ranges.length === 1 ? { [`${side}PortRange`]: ranges[0] } : { [`${side}PortRanges`]: ranges };
+}
+
 export class NsgRuleDriver implements TargetDriver<NsgRuleTarget, NsgRuleActual, AllowlistWrite> {
   constructor(
     private readonly clientFor: (subscriptionId: string) => NetworkManagementClient,
@@ -84,8 +92,8 @@ export class NsgRuleDriver implements TargetDriver<NsgRuleTarget, NsgRuleActual,
       access: 'Allow',
       priority: create.priority,
       direction: create.direction,
-      sourcePortRanges: create.sourcePortRanges,
-      destinationPortRanges: create.destinationPortRanges,
+      ...ports('source', create.sourcePortRanges),
+      ...ports('destination', create.destinationPortRanges),
       [plural]: write.entries,
       [other]: create[other] ?? '*',
       description: markedDescription(create.description),

@@ -11,6 +11,16 @@ const portRange = z
   .string()
   .regex(/^(\*|\d{1,5}(-\d{1,5})?)$/, { message: 'must be "*", a port or a range' });
 
+/** NRP takes `*` (any port) only alone, in the singular field: never beside other ports. */
+const portRanges = (fallback: string) =>
+  z
+    .array(portRange)
+    .min(1)
+    .refine((list) => list.length === 1 || !list.includes('*'), {
+      message: '"*" (any port) must be the only entry: NRP refuses it in a list of ports',
+    })
+    .default([fallback]);
+
 export const nsgRuleSchema = z
   .strictObject({
     ...targetBase,
@@ -25,8 +35,8 @@ export const nsgRuleSchema = z
         priority: z.number().int().min(100).max(4096),
         direction: z.enum(['Inbound', 'Outbound']),
         protocol: z.enum(['Tcp', 'Udp', 'Icmp', 'Esp', 'Ah', '*']).default('Tcp'),
-        destinationPortRanges: z.array(portRange).min(1).default(['443']),
-        sourcePortRanges: z.array(portRange).min(1).default(['*']),
+        destinationPortRanges: portRanges('443'),
+        sourcePortRanges: portRanges('*'),
         /** The side of the rule the reconciler does not manage (`*`, any, when omitted). */
         sourceAddressPrefix: z.string().min(1).optional(),
         destinationAddressPrefix: z.string().min(1).optional(),
