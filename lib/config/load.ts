@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TARGET_TYPE_NAMES, TARGET_TYPES, typeOf } from '../targets/registry';
-import { configSchema, type Config } from './schema';
+import { configSchema, SERVICE_TOKEN, type Config } from './schema';
 import { SETTINGS } from './settings';
 
 /** A configuration that cannot be used, with every problem listed by JSON path. */
@@ -107,11 +107,40 @@ function crossReferences(input: unknown): string[] {
   return problems;
 }
 
+/**
+ * One resource, one owner (docs/design/product.md §6): two targets that write the same thing would undo each
+ * other's writes or write from one stale read. A target of a fleet must name a resource per service.
+ */
+function sharedResources(config: Config): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  config.targets.forEach((target, i) => {
+    const definition = TARGET_TYPES.find((d) => typeOf(d) === target.type);
+    if (!definition) return;
+    const writes = (definition.writes as (t: typeof target) => string)(target);
+    const source = config.sources[target.source];
+    if (source && 'query' in source && !writes.includes(SERVICE_TOKEN)) {
+      problems.push(
+        `targets[${i}]: every service of fleet ${target.source} would write the same ${writes}; put ${SERVICE_TOKEN} in the key that names it (e.g. "recordName": "${SERVICE_TOKEN}.api.contoso.com")`,
+      );
+    }
+    const other = seen.get(writes.toLowerCase());
+    if (other !== undefined) {
+      problems.push(
+        `targets[${i}]: ${target.name} writes ${writes}, as targets[${other}] (${config.targets[other]!.name}) does; two targets on one resource undo each other's writes: keep one, or point this one at a resource of its own`,
+      );
+    } else seen.set(writes.toLowerCase(), i);
+  });
+  return problems;
+}
+
 /** Validates a parsed document; throws ConfigError listing every problem. */
 export function parseConfig(input: unknown, origin = 'config'): Config {
   const result = configSchema.safeParse(input);
   const problems = [
-    ...(result.success ? [] : result.error.issues.flatMap((issue) => describe(issue, input))),
+    ...(result.success
+      ? sharedResources(result.data)
+      : result.error.issues.flatMap((issue) => describe(issue, input))),
     ...crossReferences(input),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError([...new Set(problems)], origin);

@@ -41,6 +41,11 @@ export interface TargetDriver<T = TargetBase, A = unknown, W = unknown> {
   resource(target: T): string;
   /** False for a target that follows something other than the source's addresses (a CNAME); default true. */
   needsAddresses?(target: T): boolean;
+  /**
+   * Targets with the same write key share one resource (two rules of one rule collection group): the engine hands
+   * them to apply() in one call and one phase, so the driver makes one write for all of them.
+   */
+  writeKey?(target: T): string;
   read(target: T): Promise<A>;
   /** Reads several targets at once when that takes fewer requests; one result (or Error) per target, in order. */
   readMany?(targets: T[]): Promise<Array<A | Error>>;
@@ -109,6 +114,12 @@ export interface TargetTypeDefinition<S extends TargetSchema = TargetSchema> {
   defaultSelector: AddressSelector;
   /** One valid target, shown in the JSON Schema (checked by the tests). */
   example: z.input<S>;
+  /**
+   * What a target of this type writes, as one comparable name: two targets writing the same thing are refused at
+   * validation (docs/design/product.md §6, one resource, one owner). A type whose targets share a resource yet
+   * write different parts of it in one read-modify-write (firewall rules of one group) names the part.
+   */
+  writes(target: z.output<S>): string;
   permissions: Permissions;
   /**
    * Checks across keys, on the raw target as written, so they are reported beside every other problem: each

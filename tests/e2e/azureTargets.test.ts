@@ -179,6 +179,57 @@ describe('azure.nsgRule', () => {
 });
 
 describe('azure.firewallPolicyRule', () => {
+  it('writes two rules of one rule collection group in one read-modify-write per run, never from a stale read', async () => {
+    seedFirewall();
+    const config = writeConfig([
+      firewallTarget(),
+      firewallTarget({ name: 'fw-monitoring', rule: 'allow-monitoring' }),
+    ]);
+    const puts = () => world.arm.count({ route: 'ruleCollectionGroup.put' });
+    const gets = () => world.arm.count({ route: 'ruleCollectionGroup.get' });
+
+    resetCounts(world);
+    const adopt = await runCli('apply', world, clock, { config });
+    expect(adopt.exitCode).toBe(0);
+    // One read for both rules, one write, and the SDK's GET at the end of the long-running write.
+    expect([gets(), puts()]).toEqual([2, 1]);
+
+    reactivate(world, '20.2.2.2');
+    resetCounts(world);
+    const moved = await runCli('apply', world, clock, { config });
+    expect(moved.exitCode).toBe(0);
+    expect(moved.report!.targets.map((t) => t.status)).toEqual(['changed', 'changed']);
+    expect([gets(), puts()]).toEqual([2, 1]);
+    const rules = collections()[0]!.rules;
+    expect(rules.find((r) => r.name === 'allow-apim')!.sourceAddresses).toEqual(['20.1.1.1', '20.2.2.2/32']);
+    expect(rules.find((r) => r.name === 'allow-monitoring')!.sourceAddresses).toEqual([
+      '203.0.113.7',
+      '20.1.1.1/32',
+      '20.2.2.2/32',
+    ]);
+  });
+
+  it('waits for a policy whose own update is running (FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting)', async () => {
+    seedFirewall();
+    const config = writeConfig([firewallTarget()]);
+    expect((await runCli('apply', world, clock, { config })).exitCode).toBe(0);
+    reactivate(world, '20.2.2.2');
+    world.arm.inject({
+      route: 'ruleCollectionGroup.put',
+      times: 1,
+      status: 400,
+      body: {
+        error: {
+          code: 'FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting',
+          message: 'Put on Firewall Policy fw-policy is not allowed while it is updating or deleting.',
+        },
+      },
+    });
+    const moved = await runCli('apply', world, clock, { config });
+    expect(moved.exitCode).toBe(0);
+    expect(apimRule().sourceAddresses).toEqual(['20.1.1.1', '20.2.2.2/32']);
+  });
+
   it('adopts, follows a new IP, retires the old one, and leaves every other rule and collection as it was', async () => {
     seedFirewall('egress of the APIM gateway');
     const config = writeConfig([firewallTarget()]);

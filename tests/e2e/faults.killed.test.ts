@@ -9,8 +9,12 @@ import { CELLS } from './faults.matrix';
 const cells = CELLS.filter((c) => c.fault === 'killed');
 
 describe('fault matrix', () => {
-  test.concurrent.each(cells.map((c) => [c.id, c] as const))('%s', async (_id, cell) => {
-    const observed = await playKilled(cell);
-    expectCell(cell, observed);
-  });
+  test.concurrent.each(cells.map((c) => [c.id, c] as const))(
+    '%s',
+    async (_id, cell) => {
+      const observed = await playKilled(cell);
+      expectCell(cell, observed);
+    },
+    120_000,
+  );
 });

@@ -618,7 +618,8 @@ export async function playKilled(cell: Cell): Promise<Observed & { details: stri
     );
 
     const companionWrote = () => scene.emulator(companion).count({ route: companion.write }) > 0;
-    const deadline = Date.now() + 15_000;
+    // Generous: eight children start at once on a small machine; this bounds a hang, it does not time anything.
+    const deadline = Date.now() + 60_000;
     let inFlightSince: number | undefined;
     for (;;) {
       if (Date.now() > deadline) throw new Error(`the child never reached the late write:\n${output}`);

@@ -142,6 +142,61 @@ describe('parseConfig', () => {
   });
 });
 
+describe('one resource, one owner', () => {
+  it('refuses two targets on one resource, naming both and the resource', () => {
+    const doc = valid();
+    doc.targets.push({
+      ...doc.targets[1]!,
+      name: 'backend-nsg-2',
+      ruleId: RULE.toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/'),
+    } as never);
+    expect(problems(doc)).toEqual([
+      `targets[2]: backend-nsg-2 writes ${RULE.toLowerCase()}, as targets[1] (backend-nsg) does; two targets on one resource undo each other's writes: keep one, or point this one at a resource of its own`,
+    ]);
+  });
+
+  it('refuses an A-record target and a CNAME target on one DNS name', () => {
+    const doc = valid() as { targets: Array<Record<string, unknown>> } & ReturnType<typeof valid>;
+    doc.targets.push({
+      name: 'api-cname',
+      type: 'cloudflare.dnsCname',
+      source: 'prod',
+      zoneId: 'zone1',
+      recordName: 'api.contoso.com',
+    });
+    expect(problems(doc)).toEqual([
+      expect.stringMatching(
+        /^targets\[2\]: api-cname writes zone zone1: DNS name api\.contoso\.com, as targets\[0\] \(api-dns\) does/,
+      ),
+    ]);
+  });
+
+  it('accepts two rules of one firewall rule collection group: they are written together', () => {
+    const group =
+      '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/firewallPolicies/fw/ruleCollectionGroups/apim';
+    const rule = (name: string, rule: string) => ({
+      name,
+      type: 'azure.firewallPolicyRule',
+      source: 'prod',
+      ruleCollectionGroupId: group,
+      ruleCollection: 'egress',
+      rule,
+    });
+    expect(() =>
+      parseConfig({
+        sources: { prod: { resourceId: APIM } },
+        targets: [rule('a', 'allow-a'), rule('b', 'allow-b')],
+      }),
+    ).not.toThrow();
+    expect(
+      problems({
+        sources: { prod: { resourceId: APIM } },
+        targets: [rule('a', 'allow-a'), rule('b', 'allow-a')],
+      }),
+    ).toHaveLength(1);
+  });
+});
+
 describe('jsonPath', () => {
   it('writes indexes and odd keys like JSON paths', () => {
     expect(jsonPath(['targets', 2, 'zoneId'])).toBe('targets[2].zoneId');
@@ -227,6 +282,14 @@ describe('fleet sources', () => {
         'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)',
       ]),
     );
+  });
+
+  it('refuses a fleet target that would write one resource for every service', () => {
+    const doc = fleet();
+    doc.targets[0]!.recordName = 'api.contoso.com';
+    expect(problems(doc)).toEqual([
+      'targets[0]: every service of fleet fleet would write the same zone zone1: DNS name api.contoso.com; put {service} in the key that names it (e.g. "recordName": "{service}.api.contoso.com")',
+    ]);
   });
 
   it('refuses {service} in a target of a single service', () => {

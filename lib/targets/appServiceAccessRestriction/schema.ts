@@ -38,6 +38,7 @@ export const appServiceAccessRestrictionSpec = {
       '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-web/providers/Microsoft.Web/sites/backend-app',
     priorityRange: [300, 399],
   },
+  writes: (t: AppServiceAccessRestrictionTarget) => t.siteId.toLowerCase(),
   permissions: {
     provider: 'azure',
     actions: [

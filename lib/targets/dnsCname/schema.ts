@@ -28,5 +28,6 @@ export const dnsCnameSpec = {
     zoneId: '023e105f4ecef8ad9ca31a8372d0c353',
     recordName: 'api.contoso.com',
   },
+  writes: (t: DnsCnameTarget) => `zone ${t.zoneId}: DNS name ${t.recordName}`,
   permissions: { provider: 'cloudflare', token: ['Zone → DNS → Edit'] },
 } satisfies Omit<TargetTypeDefinition<typeof dnsCnameSchema>, 'driver'>;

@@ -27,5 +27,6 @@ export const dnsRecordsSpec = {
     recordName: 'api.contoso.com',
     adopt: true,
   },
+  writes: (t: DnsRecordsTarget) => `zone ${t.zoneId}: DNS name ${t.recordName}`,
   permissions: { provider: 'cloudflare', token: ['Zone → DNS → Edit'] },
 } satisfies Omit<TargetTypeDefinition<typeof dnsRecordsSchema>, 'driver'>;

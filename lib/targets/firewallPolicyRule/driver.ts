@@ -4,7 +4,7 @@ import { sleep } from '../../net/limits';
 import type { AllowlistWrite } from '../../plan/allowlist';
 import { markedDescription } from '../../plan/marks';
 import type { PlanContext, TargetPlan } from '../../plan/types';
-import { hasStatus, remoteFailure } from '../../remote';
+import { remoteFailure } from '../../remote';
 import {
   conditionalHeaders,
   isNotFound,
@@ -39,18 +39,46 @@ export class FirewallRuleDriver implements TargetDriver<
     return firewallRuleResource(target);
   }
 
+  /** Every rule of one rule collection group is written in one read-modify-write. */
+  writeKey(target: FirewallPolicyRuleTarget): string {
+    return target.ruleCollectionGroupId.toLowerCase();
+  }
+
   async read(target: FirewallPolicyRuleTarget): Promise<FirewallRuleActual> {
+    const actual = { group: await this.readGroup(target) };
+    locate(actual.group, target);
+    return actual;
+  }
+
+  /** One read per rule collection group, shared by every target of a rule in it. */
+  async readMany(targets: FirewallPolicyRuleTarget[]): Promise<Array<FirewallRuleActual | Error>> {
+    const groups = new Map<string, Promise<FirewallRuleActual['group']>>();
+    return Promise.all(
+      targets.map(async (target) => {
+        const key = this.writeKey(target);
+        let read = groups.get(key);
+        if (!read) groups.set(key, (read = this.readGroup(target)));
+        try {
+          // Each target gets its own copy: a plan never sees another target's edits.
+          const actual = { group: structuredClone(await read) };
+          locate(actual.group, target);
+          return actual;
+        } catch (error) {
+          return error as Error;
+        }
+      }),
+    );
+  }
+
+  private async readGroup(target: FirewallPolicyRuleTarget): Promise<FirewallRuleActual['group']> {
     const { subscriptionId, resourceGroup, names } = parseResourceId(target.ruleCollectionGroupId);
     const [policy, group] = names as [string, string];
-    let actual: FirewallRuleActual;
     try {
-      actual = {
-        group: await this.clientFor(subscriptionId).firewallPolicyRuleCollectionGroups.get(
-          resourceGroup,
-          policy,
-          group,
-        ),
-      };
+      return await this.clientFor(subscriptionId).firewallPolicyRuleCollectionGroups.get(
+        resourceGroup,
+        policy,
+        group,
+      );
     } catch (error) {
       if (isNotFound(error)) {
         throw new TargetError(
@@ -60,8 +88,6 @@ export class FirewallRuleDriver implements TargetDriver<
       }
       throw readError(error, `rule collection group ${group} of firewall policy ${policy}`);
     }
-    locate(actual.group, target);
-    return actual;
   }
 
   plan(
@@ -75,24 +101,39 @@ export class FirewallRuleDriver implements TargetDriver<
   async apply(
     items: ApplyItem<FirewallPolicyRuleTarget, FirewallRuleActual, AllowlistWrite>[],
   ): Promise<ApplyOutcome[]> {
-    // One write per policy at a time: targets of the same group would race each other, so they go in turn.
-    const outcomes: ApplyOutcome[] = [];
-    for (const item of items) outcomes.push(await this.write(item));
-    return outcomes;
+    const groups = new Map<string, Item[]>();
+    for (const item of items) {
+      const key = this.writeKey(item.target);
+      groups.set(key, [...(groups.get(key) ?? []), item]);
+    }
+    // Azure takes one write per policy at a time (409 otherwise), so groups go in turn, one write each.
+    const outcomes = new Map<Item, ApplyOutcome>();
+    for (const group of groups.values()) {
+      const outcome = await this.writeGroup(group);
+      for (const item of group) outcomes.set(item, outcome);
+    }
+    return items.map((item) => outcomes.get(item)!);
   }
 
-  private async write({
-    target,
-    actual,
-    plan,
-  }: ApplyItem<FirewallPolicyRuleTarget, FirewallRuleActual, AllowlistWrite>): Promise<ApplyOutcome> {
-    const write = plan.write!;
-    const group = structuredClone(actual.group);
-    const { rule } = locate(group, target);
-    rule[field(target)] = write.entries;
-    if (write.mark) rule.description = markedDescription(rule.description as string | undefined);
+  /** One read-modify-write of a rule collection group for every rule of it that changes this run. */
+  private async writeGroup(items: Item[]): Promise<ApplyOutcome> {
+    const [first] = items as [Item, ...Item[]];
+    const etag = first.actual.group.etag;
+    if (items.some((item) => item.actual.group.etag !== etag)) {
+      return {
+        status: 'lost-race',
+        error: 'the rule collection group changed between the reads of its rules',
+      };
+    }
+    const group = structuredClone(first.actual.group);
+    for (const { target, plan } of items) {
+      const write = plan.write!;
+      const { rule } = locate(group, target);
+      rule[field(target)] = write.entries;
+      if (write.mark) rule.description = markedDescription(rule.description as string | undefined);
+    }
 
-    const { subscriptionId, resourceGroup, names } = parseResourceId(target.ruleCollectionGroupId);
+    const { subscriptionId, resourceGroup, names } = parseResourceId(first.target.ruleCollectionGroupId);
     const [policy, name] = names as [string, string];
     const deadline = Date.now() + this.options.busyWaitMs;
     for (let attempt = 1; ; attempt++) {
@@ -105,16 +146,12 @@ export class FirewallRuleDriver implements TargetDriver<
           {
             updateIntervalInMs: this.options.pollIntervalMs,
             abortSignal: AbortSignal.timeout(this.options.maxWaitMs),
-            requestOptions: { headers: conditionalHeaders(actual.group.etag, false) },
+            requestOptions: { headers: conditionalHeaders(etag, false) },
           },
         );
         return { status: 'applied' };
       } catch (error) {
-        if (
-          hasStatus(error, 409) &&
-          remoteFailure(error).code === 'AnotherOperationInProgress' &&
-          Date.now() < deadline
-        ) {
+        if (policyBusy(error) && Date.now() < deadline) {
           await sleep(
             Math.min(this.options.pollIntervalMs * 2 ** attempt, Math.max(0, deadline - Date.now())),
           );
@@ -124,4 +161,18 @@ export class FirewallRuleDriver implements TargetDriver<
       }
     }
   }
+}
+
+type Item = ApplyItem<FirewallPolicyRuleTarget, FirewallRuleActual, AllowlistWrite>;
+
+/**
+ * The policy is busy with another write: 409 AnotherOperationInProgress, or (a policy whose own update is still
+ * running) FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting. Both clear when that operation ends.
+ */
+function policyBusy(error: unknown): boolean {
+  const { status, code } = remoteFailure(error);
+  return (
+    (status === 409 || status === 400) &&
+    (code === 'AnotherOperationInProgress' || code === 'FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting')
+  );
 }

@@ -36,6 +36,8 @@ export const firewallPolicyRuleSpec = {
     ruleCollection: 'apim-egress',
     rule: 'allow-apim',
   },
+  writes: (t: FirewallPolicyRuleTarget) =>
+    `${t.ruleCollectionGroupId.toLowerCase()} collection ${t.ruleCollection} rule ${t.rule}`,
   permissions: {
     provider: 'azure',
     actions: [

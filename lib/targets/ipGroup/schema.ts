@@ -28,6 +28,7 @@ export const ipGroupSpec = {
     resourceId:
       '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-firewall/providers/Microsoft.Network/ipGroups/apim-egress',
   },
+  writes: (t: IpGroupTarget) => t.resourceId.toLowerCase(),
   permissions: {
     provider: 'azure',
     actions: ['Microsoft.Network/ipGroups/read', 'Microsoft.Network/ipGroups/write'],

@@ -27,5 +27,6 @@ export const ipListSpec = {
     accountId: '01a7362d577a6c3019a474fd6f485823',
     listId: '2c0fc9fa937b11eaa1b71c4d701ab86e',
   },
+  writes: (t: IpListTarget) => `account ${t.accountId}: IP list ${t.listId}`,
   permissions: { provider: 'cloudflare', token: ['Account → Account Filter Lists → Edit'] },
 } satisfies Omit<TargetTypeDefinition<typeof ipListSchema>, 'driver'>;

@@ -62,6 +62,7 @@ export const nsgRuleSpec = {
       '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-backend/providers/Microsoft.Network/networkSecurityGroups/backend-nsg/securityRules/allow-apim',
     create: { priority: 200, direction: 'Inbound', protocol: 'Tcp', destinationPortRanges: ['443'] },
   },
+  writes: (t: NsgRuleTarget) => t.ruleId.toLowerCase(),
   permissions: {
     provider: 'azure',
     actions: [

@@ -29,5 +29,6 @@ export const poolOriginsSpec = {
     accountId: '01a7362d577a6c3019a474fd6f485823',
     poolId: '17b5962d775c646f3f9725cbc7a53df4',
   },
+  writes: (t: PoolOriginsTarget) => `account ${t.accountId}: pool ${t.poolId}`,
   permissions: { provider: 'cloudflare', token: ['Account → Load Balancing: Monitors and Pools → Edit'] },
 } satisfies Omit<TargetTypeDefinition<typeof poolOriginsSchema>, 'driver'>;
