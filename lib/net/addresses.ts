@@ -82,6 +82,13 @@ export function parsePrefix(input: string): Prefix | undefined {
   return { family, address: networkText, length, key: `${networkText}/${length}` };
 }
 
+/** The prefix length of an IPv4 subnet mask (`255.255.255.0` → 24); undefined for anything else. */
+export function maskLength(mask: string): number | undefined {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(mask.trim())) return undefined;
+  const length = ipaddr.IPv4.parse(mask.trim()).prefixLengthFromSubnetMask();
+  return length ?? undefined;
+}
+
 /** The comparison key of an entry as written in a target; non-address entries (service tags, `*`) keep their own. */
 export function entryKey(text: string): string {
   return parsePrefix(text)?.key ?? `tag:${text.trim().toLowerCase()}`;

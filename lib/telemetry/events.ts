@@ -25,6 +25,7 @@ export const GUARD = {
   sourceNotRunning: 'SourceNotRunning',
   emptySource: 'EmptySource',
   invalidAddress: 'InvalidAddress',
+  openSite: 'OpenSite',
   broadPrefix: 'BroadPrefix',
   tooManyRemovals: 'TooManyRemovals',
   notOwned: 'NotOwned',

@@ -31,6 +31,13 @@
  *   Service's own envelope `{Code,Message,Target,Details:[…,{ErrorEntity:{ExtendedCode,MessageTemplate,…}}],
  *   Innererror}` (real, many issues); the ExtendedCode 51021 and the texts of the other refusals are INVENTED.
  *   A missing site is 404 with ExtendedCode 51004 "Cannot find {0} with name {1}." (template real, "Site" a guess).
+ * - Slots (`…/sites/{app}/slots/{slot}`, `…/slots/{slot}/config/web`: WebApps.json GetConfigurationSlot /
+ *   UpdateConfigurationSlot) keep access restrictions of their own, with the same semantics; RBAC actions
+ *   `Microsoft.Web/sites/slots/read`, `…/slots/config/read`, `…/slots/config/write` (the Microsoft.Web operations list).
+ *   A slot is seeded with setSite() on its slot ID.
+ * - Rule names: no documented limit was found; the portal's field is recalled as taking 32 characters (UNVERIFIED). The
+ *   stricter choice: a name over 32 characters is refused with an INVENTED message, so a client must keep its names short
+ *   (an IPv6 address alone can take 39).
  * - No concurrency control exists, so a concurrent modification is a silent lost update: concurrentModification on
  *   webConfig.put/patch lets another writer add a rule just before this request applies; a request that sends the list
  *   wipes it without any error. Only a re-read (and comparing with what the other writers expect) can tell.
@@ -71,6 +78,15 @@ export interface SiteSeed {
 }
 
 const SITE_TYPE = 'Microsoft.Web/sites';
+const MAX_RESTRICTION_NAME = 32;
+
+/** A site ID or a slot's (`…/sites/{app}/slots/{slot}`): the site's reference, the slot, and the stored ID. */
+function parseSiteOrSlot(id: string): { ref: ResourceRef; slot?: string; id: string } {
+  const slot = /^(.*)\/slots\/([^/]+)$/i.exec(id);
+  const ref = parseTopLevelId(slot ? slot[1]! : id, SITE_TYPE);
+  const site = resourcePath(ref, SITE_TYPE);
+  return slot ? { ref, slot: slot[2]!, id: `${site}/slots/${slot[2]}` } : { ref, id: site };
+}
 
 /** Microsoft.Web stable versions (specification/web/…/AppService/readme.md) and the preview in the same list. */
 // prettier-ignore
@@ -108,6 +124,8 @@ type RestrictionList = (typeof RESTRICTION_LISTS)[number];
 
 interface SiteRecord {
   ref: ResourceRef;
+  /** The slot, for a slot's configuration; undefined for the production site. */
+  slot?: string;
   id: string;
   /** As seeded: App Service answers with the display form ("West Europe"). */
   location: string;
@@ -137,7 +155,38 @@ export class AppService extends ArmProvider {
     const site = `/subscriptions/{subscription}/resourceGroups/{resourceGroup}/providers/${SITE_TYPE}/{site}`;
     const config = `${site}/config/web`;
     const write = 'Microsoft.Web/sites/config/write';
+    const slot = `${site}/slots/{slot}`;
+    const slotConfig = `${slot}/config/web`;
+    const slotWrite = 'Microsoft.Web/sites/slots/config/write';
     return [
+      {
+        name: 'slot.get',
+        method: 'GET',
+        template: slot,
+        action: `${SITE_TYPE}/slots/read`,
+        handle: (r) => this.getSite(r),
+      },
+      {
+        name: 'slotWebConfig.get',
+        method: 'GET',
+        template: slotConfig,
+        action: 'Microsoft.Web/sites/slots/config/read',
+        handle: (r) => this.getWebConfig(r),
+      },
+      {
+        name: 'slotWebConfig.put',
+        method: 'PUT',
+        template: slotConfig,
+        action: slotWrite,
+        handle: (r) => this.write(r),
+      },
+      {
+        name: 'slotWebConfig.patch',
+        method: 'PATCH',
+        template: slotConfig,
+        action: slotWrite,
+        handle: (r) => this.write(r),
+      },
       {
         name: 'site.get',
         method: 'GET',
@@ -176,11 +225,11 @@ export class AppService extends ArmProvider {
 
   /** Creates or replaces an App Service site with its access restrictions (validated like a PUT of config/web). */
   setSite(siteId: string, seed: SiteSeed): void {
-    const ref = parseTopLevelId(siteId, SITE_TYPE);
+    const { ref, slot, id } = parseSiteOrSlot(siteId);
     this.core.registerResourceGroup(ref.subscription, ref.resourceGroup);
-    const id = resourcePath(ref, SITE_TYPE);
     const site: SiteRecord = {
       ref,
+      ...(slot ? { slot } : {}),
       id,
       location: seed.location,
       etag: siteEtag(),
@@ -201,15 +250,16 @@ export class AppService extends ArmProvider {
 
   /** Exactly the JSON a GET of the site's config/web would return now (newest stable api-version). */
   siteConfig(siteId: string): Record<string, unknown> | undefined {
-    const site = this.sites.get(key(resourcePath(parseTopLevelId(siteId, SITE_TYPE), SITE_TYPE)));
+    const site = this.sites.get(key(parseSiteOrSlot(siteId).id));
     return site ? renderWebConfig(site, NEWEST_STABLE) : undefined;
   }
 
   // ----- handlers ------------------------------------------------------------------------------------------------
 
   private siteFromParams(r: ArmRequest): SiteRecord | undefined {
-    const { subscription = '', resourceGroup = '', site = '' } = r.params;
-    return this.sites.get(key(resourcePath({ subscription, resourceGroup, name: site }, SITE_TYPE)));
+    const { subscription = '', resourceGroup = '', site = '', slot } = r.params;
+    const path = resourcePath({ subscription, resourceGroup, name: site }, SITE_TYPE);
+    return this.sites.get(key(slot ? `${path}/slots/${slot}` : path));
   }
 
   private requireSite(r: ArmRequest): SiteRecord {
@@ -225,10 +275,11 @@ export class AppService extends ArmProvider {
   private getSite(r: ArmRequest): Reply {
     const site = this.siteFromParams(r);
     if (!site) {
+      const what = r.params.slot ? `${r.params.site}/slots/${r.params.slot}` : r.params.site;
       throw new ArmFailure(
         404,
         'ResourceNotFound',
-        `The Resource 'Microsoft.Web/sites/${r.params.site}' under resource group '${r.params.resourceGroup}' was ` +
+        `The Resource 'Microsoft.Web/sites/${what}' under resource group '${r.params.resourceGroup}' was ` +
           `not found. ${RESOURCE_NOT_FOUND_HELP}`,
       );
     }
@@ -236,8 +287,8 @@ export class AppService extends ArmProvider {
     const scmHost = `${site.ref.name.toLowerCase()}.scm.azurewebsites.net`;
     const body = {
       id: site.id,
-      name: site.ref.name,
-      type: SITE_TYPE,
+      name: site.slot ? `${site.ref.name}/${site.slot}` : site.ref.name,
+      type: site.slot ? `${SITE_TYPE}/slots` : SITE_TYPE,
       kind: 'app',
       location: site.location,
       properties: {
@@ -450,8 +501,8 @@ function renderWebConfig(site: SiteRecord, apiVersion: string): Record<string, u
   for (const [name, value] of Object.entries(site.overrides)) p[name] = structuredClone(value);
   return {
     id: `${site.id}/config/web`,
-    name: site.ref.name,
-    type: 'Microsoft.Web/sites/config',
+    name: site.slot ? `${site.ref.name}/${site.slot}` : site.ref.name,
+    type: site.slot ? 'Microsoft.Web/sites/slots/config' : 'Microsoft.Web/sites/config',
     location: site.location,
     properties: p,
   };
@@ -538,6 +589,11 @@ function readRestriction(raw: unknown): Record<string, unknown> {
     if (value !== undefined && value !== null && typeof value !== 'string') {
       throw restrictionInvalid(`IpSecurityRestriction.${capitalize(field)} is invalid. It must be a string.`);
     }
+  }
+  if (typeof raw.name === 'string' && raw.name.length > MAX_RESTRICTION_NAME) {
+    throw restrictionInvalid(
+      `IpSecurityRestriction.Name is invalid. It can be at most ${MAX_RESTRICTION_NAME} characters long.`,
+    );
   }
   const tag = typeof raw.tag === 'string' ? raw.tag : undefined;
   if (tag !== undefined && !RESTRICTION_TAGS.includes(tag)) {

@@ -377,7 +377,7 @@ describe('azure.appServiceAccessRestriction', () => {
   it('leaves the scm list alone unless configured, then manages it too', async () => {
     world.arm.setSite(SITE_ID, {
       location: 'westeurope',
-      ipSecurityRestrictions: [],
+      ipSecurityRestrictions: [office],
       scmIpSecurityRestrictions: [office],
     });
     await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) });
@@ -388,6 +388,79 @@ describe('azure.appServiceAccessRestriction', () => {
       'apim-20.1.1.1',
       'Deny all',
     ]);
+  });
+
+  it('holds a site open to everyone (OpenSite): a first Allow entry would shut out every other client', async () => {
+    world.arm.setSite(SITE_ID, { location: 'westeurope', scmIpSecurityRestrictionsUseMain: true });
+    const held = await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) });
+    expect(held.exitCode).toBe(3);
+    expect(held.report!.targets[0]!.block).toEqual({
+      reason: 'OpenSite',
+      detail: expect.stringMatching(
+        /^site backend-app has no access restrictions: it is open to every client, .*\(and its scm site, which follows the main list\); .*set "closeOpenSite": true on target web/,
+      ),
+    });
+    expect(list().map((r) => r.name)).toEqual(['Allow all']);
+
+    const closed = await runCli('apply', world, clock, {
+      config: writeConfig([siteTarget({ closeOpenSite: true })]),
+    });
+    expect(closed.exitCode).toBe(0);
+    expect(list().map((r) => r.name)).toEqual(['apim-20.1.1.1', 'Deny all']);
+  });
+
+  it('adds to a site whose default action already denies, and to one with rules of its own', async () => {
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictionsDefaultAction: 'Deny' });
+    const run = await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) });
+    expect(run.exitCode).toBe(0);
+    expect(list().map((r) => r.name)).toEqual(['apim-20.1.1.1', 'Deny all']);
+  });
+
+  it('reads an address with a subnetMask as the prefix it is, and adopts it under a short name', async () => {
+    world.arm.patchApim(APIM_ID, { outboundPublicIPAddresses: ['60.0.0.0/31'] });
+    world.arm.setSite(SITE_ID, {
+      location: 'westeurope',
+      ipSecurityRestrictions: [
+        office,
+        { ipAddress: '60.0.0.0', subnetMask: '255.255.255.254', action: 'Allow', priority: 310, name: 'nat' },
+      ],
+    });
+    const run = await runCli('apply', world, clock, { config: writeConfig([siteTarget({ adopt: true })]) });
+    expect(run.exitCode).toBe(0);
+    // The masked entry is the source's 60.0.0.0/31: taken over, not doubled.
+    expect(list().map((r) => [r.name, r.ipAddress])).toEqual([
+      ['office', '198.51.100.0/24'],
+      ['apim-60.0.0.0/31', '60.0.0.0'],
+      ['Deny all', 'Any'],
+    ]);
+  });
+
+  it('names an IPv6 entry within 32 characters', async () => {
+    world.arm.patchApim(APIM_ID, { publicIPAddresses: ['20.1.1.1', '2603:1030:20e:3::23c:1234:5678'] });
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    const run = await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) });
+    expect(run.exitCode).toBe(0);
+    const v6 = list().find((r) => r.ipAddress.includes(':'))!;
+    expect(v6.name!.length).toBeLessThanOrEqual(32);
+    expect(v6.name).toMatch(/^apim-2603:1030:20e:3[0-9a-f:]*~[0-9a-f]{8}$/);
+    resetCounts(world);
+    expect(
+      (await runCli('apply', world, clock, { config: writeConfig([siteTarget()]) })).report!.outcome,
+    ).toBe('noop');
+  });
+
+  it('manages a deployment slot at …/slots/<slot>, leaving the production site alone', async () => {
+    const slotId = `${SITE_ID}/slots/staging`;
+    world.arm.setSite(SITE_ID, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    world.arm.setSite(slotId, { location: 'westeurope', ipSecurityRestrictions: [office] });
+    const run = await runCli('apply', world, clock, {
+      config: writeConfig([siteTarget({ siteId: slotId })]),
+    });
+    expect(run.exitCode).toBe(0);
+    const slotList = (world.arm.siteConfig(slotId) as { properties: Record<string, Restriction[]> })
+      .properties.ipSecurityRestrictions!;
+    expect(slotList.map((r) => r.name)).toEqual(['office', 'apim-20.1.1.1', 'Deny all']);
+    expect(list().map((r) => r.name)).toEqual(['office', 'Deny all']);
   });
 
   it('fails with what to do when the priority range is full', async () => {

@@ -554,6 +554,7 @@ export function appTarget(seed: { adopt: boolean; scm: boolean; range: [number, 
     adopt: seed.adopt,
     priorityRange: seed.range,
     scm: seed.scm,
+    closeOpenSite: false,
   };
   return target;
 }

@@ -20,6 +20,20 @@ export const API_VERSION = '2024-11-01';
 /** The entry App Service shows when a list has no rules of its own ("Allow all" / "Deny all"). */
 const isImplicit = (r: Restriction) => String(r.ipAddress ?? '').toLowerCase() === 'any';
 
+/**
+ * A list with no rule of its own whose unmatched traffic is allowed (the implicit entry says Allow, and the default
+ * action is not Deny): the site is open to everyone. docs/configuration.md, the OpenSite guard.
+ */
+function isOpen(value: unknown, defaultAction: unknown): boolean {
+  const list = Array.isArray(value) ? (value as Restriction[]) : [];
+  const implicit = list.find((r) => typeof r === 'object' && r !== null && isImplicit(r));
+  return (
+    restrictions(value).length === 0 &&
+    defaultAction !== 'Deny' &&
+    String(implicit?.action ?? 'Allow') === 'Allow'
+  );
+}
+
 function configPath(siteId: string): string {
   return `${siteId.replace(/\/+$/, '')}/config/web`;
 }
@@ -54,6 +68,11 @@ export class AppServiceDriver implements TargetDriver<
         main: restrictions(properties.ipSecurityRestrictions),
         scm: restrictions(properties.scmIpSecurityRestrictions),
         scmUseMain: properties.scmIpSecurityRestrictionsUseMain === true,
+        mainOpen: isOpen(properties.ipSecurityRestrictions, properties.ipSecurityRestrictionsDefaultAction),
+        scmOpen: isOpen(
+          properties.scmIpSecurityRestrictions,
+          properties.scmIpSecurityRestrictionsDefaultAction,
+        ),
       };
     } catch (error) {
       if (isNotFound(error)) {

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { formatDuration } from '../../config/duration';
-import { cidrText, entryKey } from '../../net/addresses';
+import { cidrText, displayText, entryKey, maskLength, parsePrefix, type Prefix } from '../../net/addresses';
+import { blockedPlan } from '../../plan/blocked';
 import { diffMarkedEntries, type MarkedEntry } from '../../plan/markedEntries';
 import type { PlanContext, PlannedChange, TargetPlan } from '../../plan/types';
 import { TargetError } from '../target';
@@ -20,6 +22,12 @@ export interface AppServiceActual {
   main: Restriction[];
   scm: Restriction[];
   scmUseMain: boolean;
+  /**
+   * The list has no rule of its own and unmatched traffic is allowed: the site is open to every client, and a first
+   * Allow entry would apply the implicit deny to everyone else.
+   */
+  mainOpen?: boolean;
+  scmOpen?: boolean;
 }
 
 export interface AppServiceWrite {
@@ -28,6 +36,25 @@ export interface AppServiceWrite {
 }
 
 const ownedBy = (r: Restriction) => typeof r.name === 'string' && r.name.startsWith(NAME_PREFIX);
+
+/** An entry's address as a comparison key: CIDR, or an IPv4 address with its `subnetMask` (`10.0.0.0` + /24). */
+export function restrictionKey(r: Restriction): string {
+  const ip = String(r.ipAddress ?? '').trim();
+  const length = typeof r.subnetMask === 'string' ? maskLength(r.subnetMask) : undefined;
+  if (length !== undefined && !ip.includes('/')) return parsePrefix(`${ip}/${length}`)?.key ?? entryKey(ip);
+  return entryKey(ip);
+}
+
+/** The longest rule name kept: App Service documents no limit, and the portal's field is believed to take 32. */
+const NAME_LIMIT = 32;
+
+/** `apim-20.2.2.2`; an address too long for the limit (IPv6) is shortened, with a hash to keep it distinct. */
+export function ruleName(p: Prefix): string {
+  const name = `${NAME_PREFIX}${displayText(p)}`;
+  if (name.length <= NAME_LIMIT) return name;
+  const hash = createHash('sha256').update(p.key).digest('hex').slice(0, 8);
+  return `${name.slice(0, NAME_LIMIT - hash.length - 1)}~${hash}`;
+}
 
 /** The lowest priorities in the range that no entry of the list uses. */
 function freePriorities(
@@ -55,7 +82,7 @@ function planList(
   diff: ReturnType<typeof diffMarkedEntries<Restriction>>;
 } {
   const entries: Array<MarkedEntry<Restriction>> = list.map((r) => ({
-    key: entryKey(String(r.ipAddress ?? '')),
+    key: restrictionKey(r),
     owned: ownedBy(r),
     entry: r,
   }));
@@ -68,17 +95,20 @@ function planList(
   const changes: PlannedChange[] = [];
   const removed = new Set(diff.remove.map((r) => r.entry.entry));
   const adopted = new Map(diff.adopt.map((a) => [a.entry, a]));
+  const desired = new Map(context.desired.map((p) => [p.key, p]));
   let next = list
     .filter((r) => !removed.has(r))
     .map((r) => {
-      if (!adopted.has(r)) return r;
+      const p = adopted.has(r) ? desired.get(restrictionKey(r)) : undefined;
+      if (!p) return r;
+      const name = ruleName(p);
       changes.push({
         action: 'adopt',
         before: String(r.name ?? ''),
-        after: `${NAME_PREFIX}${r.ipAddress}`,
+        after: name,
         note: `access restriction${where}`,
       });
-      return { ...r, name: `${NAME_PREFIX}${String(r.ipAddress).replace(/\/(32|128)$/, '')}` };
+      return { ...r, name };
     });
   const priorities = freePriorities(next, target.priorityRange, diff.add.length);
   if (!priorities) {
@@ -95,7 +125,7 @@ function planList(
       action: 'Allow',
       tag: 'Default',
       priority: priorities[i],
-      name: `${NAME_PREFIX}${p.address}`,
+      name: ruleName(p),
       description: 'managed-by=apim-ip-reconciler',
     });
     changes.push({
@@ -140,6 +170,22 @@ export function planAccessRestrictions(
   }));
   const error = main.error ?? scm?.error;
   if (error) throw new TargetError(error, `widen priorityRange of target ${target.name}`);
+  const closes =
+    !target.closeOpenSite &&
+    ((actual.mainOpen === true && main.diff.add.length > 0) ||
+      (actual.scmOpen === true && (scm?.diff.add.length ?? 0) > 0));
+  if (closes) {
+    const site = target.siteId.split('/sites/')[1] ?? target.siteId;
+    const scmToo = actual.scmUseMain ? ' (and its scm site, which follows the main list)' : '';
+    return blockedPlan(
+      {
+        reason: 'OpenSite',
+        detail: `site ${site} has no access restrictions: it is open to every client, and a first Allow entry applies the implicit deny, shutting out every client but APIM${scmToo}; add your own restrictions first, or set "closeOpenSite": true on target ${target.name} to close it to all but APIM`,
+      },
+      { ...nextState, departed: context.state?.departed ?? {} },
+      'allowlist-add',
+    );
+  }
   const changes = [...main.changes, ...(scm?.changes ?? [])];
   const additions = [...main.diff.add, ...(scm?.diff.add ?? [])];
   const base = { additions, removals: main.removals + (scm?.removals ?? 0), deferred, nextState };

@@ -22,6 +22,11 @@ export const appServiceAccessRestrictionSchema = z
       .default([300, 399]),
     /** Also manage the scm (Kudu) site's restrictions, unless it uses the main site's list. */
     scm: z.boolean().default(false),
+    /**
+     * Add the first entry to a site that has no restrictions (open to every client) even so: that applies the
+     * implicit deny and shuts out every other client (OpenSite guard, docs/configuration.md).
+     */
+    closeOpenSite: z.boolean().default(false),
   })
   .meta({ description: 'The access restrictions named apim-<ip> of a web app (or slot).' });
 
@@ -45,6 +50,10 @@ export const appServiceAccessRestrictionSpec = {
       'Microsoft.Web/sites/Read',
       'Microsoft.Web/sites/config/Read',
       'Microsoft.Web/sites/config/Write',
+      // A slot's restrictions (siteId …/slots/<slot>) are read and written through the slot's own actions.
+      'Microsoft.Web/sites/slots/Read',
+      'Microsoft.Web/sites/slots/config/Read',
+      'Microsoft.Web/sites/slots/config/Write',
     ],
   },
 } satisfies Omit<TargetTypeDefinition<typeof appServiceAccessRestrictionSchema>, 'driver'>;

@@ -292,3 +292,40 @@ describe('App Service config/web PUT and PATCH', () => {
     ]);
   });
 });
+
+describe('App Service slots', () => {
+  const slotId = `${siteId()}/slots/staging`;
+  beforeEach(() => emulator.setSite(slotId, { location: 'West Europe' }));
+
+  it('keep access restrictions of their own at …/slots/{slot}/config/web', async () => {
+    const put = await webCall('PUT', `${slotId}/config/web`, {
+      properties: { ipSecurityRestrictions: [APIM_ENTRY] },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({
+      id: `${slotId}/config/web`,
+      name: 'backend/staging',
+      type: 'Microsoft.Web/sites/slots/config',
+    });
+    expect(restrictions((await webCall('GET', `${slotId}/config/web`)).body)).toEqual([APIM_ENTRY, DENY_ALL]);
+    // The production site's list is another list.
+    expect(restrictions((await webCall('GET', configUrl())).body)).toEqual([ALLOW_ALL]);
+  });
+
+  it('answer 404 for a slot that does not exist', async () => {
+    const { status } = await webCall('GET', `${siteId()}/slots/nope`);
+    expect(status).toBe(404);
+  });
+});
+
+describe('restriction names', () => {
+  it('refuse a name over 32 characters (the stricter reading of an undocumented limit)', async () => {
+    const { status, body } = await webCall('PUT', configUrl(), {
+      properties: {
+        ipSecurityRestrictions: [{ ...APIM_ENTRY, name: 'apim-2603:1030:20e:3::23c:1234:5678' }],
+      },
+    });
+    expect(status).toBe(400);
+    expect(JSON.stringify(body)).toContain('IpSecurityRestriction.Name is invalid');
+  });
+});
