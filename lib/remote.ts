@@ -47,9 +47,20 @@ export function remoteFailure(error: unknown): RemoteFailure {
   const cfMessage = field(cfFirst, 'message');
   const code = typeof cfCode === 'number' ? String(cfCode) : field(error, 'code');
   const net = networkCode(error);
+  // Cloudflare puts the specific reason in an error_chain under a general one (1004 "DNS Validation Error").
+  const chain = field(cfFirst, 'error_chain');
+  const reasons = Array.isArray(chain)
+    ? chain.flatMap((c: unknown) => {
+        const m = field(c, 'message');
+        const k = field(c, 'code');
+        return typeof m === 'string' ? [typeof k === 'number' ? `${k}: ${m}` : m] : [];
+      })
+    : [];
   const message =
     typeof cfMessage === 'string'
-      ? cfMessage
+      ? reasons.length > 0
+        ? `${cfMessage} (${reasons.join('; ')})`
+        : cfMessage
       : error instanceof Error
         ? error.message.split('\n')[0]!
         : String(error);

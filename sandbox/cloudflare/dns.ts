@@ -33,7 +33,8 @@
  *   (jeessy2/ddns-go#1378); an A/AAAA where a CNAME is, 400 81054 (favonia/cloudflare-ddns#990); a CNAME where an
  *   A/AAAA/CNAME is, 400 81053 (HermanMartinus/bearblog#105). An unknown record id is 81044 "Record does not
  *   exist." (zanjie1999/cloudflare-api-v4-ddns#5; the 404 status is inferred).
- * - Records per zone: Free 200, paid 3,500 (plans/index.json `dns.record_management`) → 400 81045 "Record quota
+ * - Records per zone: Free 200 (zones created on or after 2024-09-01; older Free zones 1,000: seed `recordQuota`), paid
+ *   3,500 (plans/index.json `dns.record_management`) → 400 81045 "Record quota
  *   exceeded." (js-org/js.org#2873).
  * - List: the SDK sends dotted query keys (`name.exact=`, `tag.present=`) and auto-paginates until a page whose
  *   `result` is `[]`, ignoring total_pages (SDK `src/core/pagination.ts`), so a page past the end answers `[]`.
@@ -44,6 +45,13 @@
  * - Batch (docs batch-record-changes.mdx; SDK records.ts `batch`): deletes → patches → puts → posts, in one
  *   transaction. Every failure (incl. an unknown id, 81044) answers HTTP 400 with the first error, nothing applied.
  *   Operations count towards the per-batch limit (Free 200, paid 3,500) across all four arrays.
+ * - Zone details (`GET /zones/{zone_id}`, SDK `src/resources/zones/zones.ts` `client.zones.get`, interface Zone):
+ *   id, name, status, paused, type, name_servers, account, owner, meta, created/modified/activated_on and `plan`
+ *   ({id, name, price, currency, frequency, is_subscribed, can_subscribe, legacy_id, legacy_discount,
+ *   externally_managed}; legacy_id free|pro|business|enterprise, names "Free Website"… as the dashboard shows them).
+ *   Any grant on the zone may read it (certbot-dns-cloudflare documents DNS:Edit alone as enough to look zones up;
+ *   whether a DNS-only token may GET the zone itself is not documented: the lenient reading, so a client must not
+ *   depend on it either — treat a refused zone read as "plan unknown").
  * - A fault with `concurrentModification` on the batch route makes "another writer" delete the first record the
  *   batch references (→ 81044), or, for a posts-only batch, create the first posted record first (→ 81058). On a
  *   single POST it creates the same record first (→ 81058); on PATCH/PUT/DELETE it deletes the target record first
@@ -93,6 +101,7 @@ export class DnsRecords extends CloudflareModule {
   routes(): CloudflareRoute[] {
     const records = '/zones/{zone}/dns_records';
     return [
+      { name: 'zones.get', method: 'GET', template: '/zones/{zone}', handle: (c) => this.getZone(c) },
       { name: 'dnsRecords.list', method: 'GET', template: records, handle: (c) => this.list(c) },
       {
         name: 'dnsRecords.create',
@@ -130,7 +139,7 @@ export class DnsRecords extends CloudflareModule {
 
   // --- seeding and inspection ---------------------------------------------------------------------------
 
-  addZone(zone: { id: string; name: string; plan?: Plan; accountId?: string }): void {
+  addZone(zone: { id: string; name: string; plan?: Plan; accountId?: string; recordQuota?: number }): void {
     assertId(zone.id, 'zone id');
     if (zone.accountId !== undefined) assertId(zone.accountId, 'account id');
     const name = zone.name.toLowerCase().replace(/\.$/, '');
@@ -139,6 +148,7 @@ export class DnsRecords extends CloudflareModule {
       name,
       plan: zone.plan ?? 'free',
       accountId: zone.accountId,
+      ...(zone.recordQuota !== undefined ? { recordQuota: zone.recordQuota } : {}),
       records: new Map(),
     });
   }
@@ -181,6 +191,50 @@ export class DnsRecords extends CloudflareModule {
     const zone = this.zones.get(this.core.authorizeZone(ctx, access));
     if (!zone) throw couldNotRoute(ctx.url.pathname);
     return zone;
+  }
+
+  private getZone(ctx: RouteContext): Reply {
+    const zone = this.zoneFor(ctx, 'read');
+    const created = '2014-01-01T05:20:00.12345Z';
+    const title = `${zone.plan[0]!.toUpperCase()}${zone.plan.slice(1)} Website`;
+    return ok({
+      id: zone.id,
+      account: { id: zone.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353', name: 'Example Account Name' },
+      activated_on: created,
+      created_on: created,
+      development_mode: 0,
+      meta: {
+        cdn_only: false,
+        custom_certificate_quota: 0,
+        dns_only: false,
+        foundation_dns: false,
+        page_rule_quota: 3,
+        phishing_detected: false,
+        step: 2,
+      },
+      modified_on: created,
+      name: zone.name,
+      name_servers: ['bob.ns.cloudflare.com', 'lola.ns.cloudflare.com'],
+      original_dnshost: null,
+      original_name_servers: null,
+      original_registrar: null,
+      owner: { id: null, name: null, type: 'user' },
+      plan: {
+        id: `${zone.plan}-plan-id`,
+        can_subscribe: false,
+        currency: 'USD',
+        externally_managed: false,
+        frequency: zone.plan === 'free' ? '' : 'monthly',
+        is_subscribed: true,
+        legacy_discount: false,
+        legacy_id: zone.plan,
+        name: title,
+        price: 0,
+      },
+      paused: false,
+      status: 'active',
+      type: 'full',
+    });
   }
 
   private transaction(zone: ZoneState): RecordTransaction {
@@ -326,6 +380,8 @@ interface ZoneState {
   name: string;
   plan: Plan;
   accountId?: string;
+  /** Records the zone may hold, when not the plan's (an older Free zone: 1,000). */
+  recordQuota?: number;
   records: Map<string, DnsRecord>;
 }
 
@@ -582,7 +638,7 @@ class RecordTransaction {
   }
 
   create(body: unknown): DnsRecord {
-    const quota = this.zone.plan === 'free' ? 200 : 3500;
+    const quota = this.zone.recordQuota ?? (this.zone.plan === 'free' ? 200 : 3500);
     const record = buildRecord(this.zone, readDraft(body), newId(), this.nextSeq(), this.now);
     checkSameName(this.records, record);
     if (this.records.size >= quota) throw fail(400, 81045, 'Record quota exceeded.');

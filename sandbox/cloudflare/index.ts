@@ -34,7 +34,7 @@ export class CloudflareEmulator extends CloudflareCore {
 
   // --- DNS records ---------------------------------------------------------------------------------------
 
-  addZone(zone: { id: string; name: string; plan?: Plan; accountId?: string }): void {
+  addZone(zone: { id: string; name: string; plan?: Plan; accountId?: string; recordQuota?: number }): void {
     this.module(DnsRecords).addZone(zone);
   }
 

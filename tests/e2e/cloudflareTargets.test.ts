@@ -509,3 +509,76 @@ describe('cloudflare.poolOrigins', () => {
     });
   });
 });
+
+describe('cloudflare.dnsRecords in a busy zone', () => {
+  const record = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    type: 'cloudflare.dnsRecords',
+    source: 'prod',
+    zoneId: ZONE_ID,
+    recordName: `${name}.contoso.com`,
+    ...extra,
+  });
+  const contents = (name: string) =>
+    world.cloudflare.records(ZONE_ID, { name: `${name}.contoso.com`, type: 'A' }).map((r) => r.content);
+
+  it('one record set the zone refuses does not hold the others of its zone', async () => {
+    const file = config([record('one'), record('bad', { proxied: false, ttl: 30 }), record('three')]);
+    const first = await run('apply', file);
+    expect(first.exitCode).toBe(1);
+    expect(first.target('one').status).toBe('changed');
+    expect(first.target('three').status).toBe('changed');
+    expect(first.target('bad').status).toBe('failed');
+    expect(first.target('bad').error).toMatch(
+      /HTTP 400 1004: DNS Validation Error \(9021: TTL must be between 60 and 86400 seconds, or 1 for Automatic\.\) — a ttl below 60 is accepted on Enterprise zones only/,
+    );
+    expect([contents('one'), contents('bad'), contents('three')]).toEqual([['20.1.1.1'], [], ['20.1.1.1']]);
+    // The next run leaves the two in sync and tries the refused one alone: one batch.
+    world.cloudflare.resetCounts();
+    const second = await run('apply', file);
+    expect(second.report.targets.map((t) => t.status)).toEqual(['in-sync', 'failed', 'in-sync']);
+    expect(world.cloudflare.count({ route: 'dnsRecords.batch' })).toBe(1);
+  });
+
+  it('refuses, before writing, a record name outside its zone, and writes the others', async () => {
+    const first = await run(
+      'apply',
+      config([record('one'), { ...record('x'), recordName: 'api.other.net' }]),
+    );
+    expect(first.exitCode).toBe(1);
+    expect(first.target('x').error).toBe(
+      `recordName api.other.net is not inside zone contoso.com (${ZONE_ID}): Cloudflare would create api.other.net.contoso.com; nothing was written — fix recordName or zoneId of target x`,
+    );
+    expect(contents('one')).toEqual(['20.1.1.1']);
+    expect(world.cloudflare.records(ZONE_ID, { name: 'api.other.net.contoso.com' })).toEqual([]);
+  });
+
+  it("splits a zone's changes into batches within its plan's limit (Free: 200), a record set never split", async () => {
+    // An older Free zone (created before 2024-09-01) holds up to 1,000 records: 250 services fit, a batch of 250 not.
+    const zone = 'fe11e7000000000000000000000000aa';
+    world.cloudflare.addZone({ id: zone, name: 'fleet.example', plan: 'free', recordQuota: 1000 });
+    world.cloudflare.addToken(CLOUDFLARE_TOKEN, {
+      zones: { [ZONE_ID]: 'edit', [zone]: 'edit' },
+      accounts: { [ACCOUNT]: { lists: 'edit', loadBalancers: 'edit' } },
+    });
+    const names = Array.from({ length: 250 }, (_, i) => `svc${i}`);
+    for (const n of names) {
+      world.cloudflare.addRecord(zone, {
+        type: 'A',
+        name: `${n}.fleet.example`,
+        content: '20.9.9.9',
+        comment: 'managed-by:apim-ip-reconciler',
+      });
+    }
+    world.cloudflare.resetCounts();
+    const result = await run(
+      'apply',
+      config(names.map((n) => ({ ...record(n), zoneId: zone, recordName: `${n}.fleet.example` }))),
+    );
+    expect(result.output.split('\n').filter((l) => l.startsWith('error'))).toEqual([]);
+    expect(result.exitCode).toBe(0);
+    expect(world.cloudflare.count({ route: 'dnsRecords.batch' })).toBe(2);
+    const moved = world.cloudflare.records(zone, { type: 'A' }).filter((r) => r.content === '20.1.1.1');
+    expect(moved).toHaveLength(250);
+  });
+});

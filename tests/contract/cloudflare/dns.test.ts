@@ -493,3 +493,19 @@ describe('DNS record batch', () => {
     expect(cf.records(ZONE)).toHaveLength(1);
   });
 });
+
+describe('zone details', () => {
+  it('gives the zone name and plan to client.zones.get, and 403 to a token without the zone', async () => {
+    const zone = await client().zones.get({ zone_id: ZONE });
+    expect(zone).toMatchObject({
+      id: ZONE,
+      name: 'example.com',
+      status: 'active',
+      plan: { legacy_id: 'free' },
+    });
+    const pro = await client().zones.get({ zone_id: PRO_ZONE });
+    expect(pro.plan).toMatchObject({ legacy_id: 'pro', name: 'Pro Website' });
+    const other = await raw('GET', '/zones/ffffffffffffffffffffffffffffffff');
+    expect(other.status).toBe(403);
+  });
+});
