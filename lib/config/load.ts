@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TARGET_TYPE_NAMES, TARGET_TYPES, typeOf } from '../targets/registry';
 import { configSchema, type Config } from './schema';
-import { SETTINGS } from './settings';
+import { checkResolved, SETTINGS } from './settings';
 
 /** A configuration that cannot be used, with every problem listed by JSON path. */
 export class ConfigError extends Error {
@@ -147,7 +147,10 @@ export function loadConfigFile(file: string): Config {
  */
 export function loadConfigFromEnvironment(env: NodeJS.ProcessEnv, baseDir: string): Config {
   const inline = env[SETTINGS.config];
-  if (inline !== undefined && inline.trim() !== '') return parseConfigText(inline, SETTINGS.config);
+  if (inline !== undefined && inline.trim() !== '') {
+    checkResolved(SETTINGS.config, inline);
+    return parseConfigText(inline, SETTINGS.config);
+  }
   const file = env[SETTINGS.configFile] || 'reconciler.config.json';
   return loadConfigFile(file.startsWith('/') ? file : `${baseDir}/${file}`);
 }
