@@ -93,4 +93,8 @@ export type LockResult =
 /** One run at a time (docs/design/product.md §2: a forced run answers 409 while another holds the lock). */
 export interface RunLock {
   acquire(holder: LockHolder): Promise<LockResult>;
+  /** Who holds the lock now, without taking it (optional: the status page shows a run in progress). */
+  peek?(): Promise<{ leased: boolean; holder: LockHolder | undefined }>;
+  /** Where the lock lives, for messages. */
+  readonly location?: string;
 }
