@@ -7,9 +7,18 @@ import {
 } from '../../lib/config/load';
 import { parseDuration, formatDuration } from '../../lib/config/duration';
 import { configJsonSchema, TARGET_EXAMPLES } from '../../lib/config/schema';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync as makeTempDir, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Temporary folders of this file, removed when it ends. */
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string): string => {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const APIM = '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ApiManagement/service/contoso';
 const RULE =
