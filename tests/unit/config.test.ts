@@ -85,7 +85,10 @@ describe('parseConfig', () => {
     const doc = { ...valid(), safety: { retireAfer: 'PT2H' } };
     (doc.targets[1] as Record<string, unknown>).adpot = true;
     expect(problems(doc)).toEqual(
-      expect.arrayContaining(['targets[1].adpot: unknown key', 'safety.retireAfer: unknown key']),
+      expect.arrayContaining([
+        'targets[1].adpot: unknown key; did you mean "adopt"?',
+        'safety.retireAfer: unknown key; did you mean "retireAfter"?',
+      ]),
     );
   });
 
@@ -233,7 +236,7 @@ describe('fleet sources', () => {
       expect.arrayContaining([
         'sources.fleet.query.tag: must be "name=value" (no quotes or backslashes)',
         'sources.fleet.query.subscriptions[0]: must be a subscription ID (a GUID)',
-        'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)',
+        'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag); did you mean "resourceId" instead of "resourceid"?',
       ]),
     );
   });
