@@ -1,6 +1,6 @@
 import type { ChangeReport, RunReport, SourceReport, TargetReport } from '../lib/engine/report';
 import { SIGN_IN_FAILED, SIGN_IN_FIX } from '../lib/wiring/identity';
-import { displayAddresses } from './addresses';
+import { displayAddresses } from '../lib/net/display';
 
 /** Renders a RunReport like a Terraform plan: one block per target, one line per change. */
 

@@ -1,4 +1,4 @@
-import { displayText, parsePrefix } from '../lib/net/addresses';
+import { displayText, parsePrefix } from './addresses';
 
 /**
  * Addresses shown one way in everything a person reads (the plan, the status page): a single address without its
