@@ -124,10 +124,11 @@ describe('the outage story', () => {
       'securityRule.put',
     ]);
     expect(Math.max(...allowlistWrites.map((r) => r.seq))).toBeLessThan(batch[0]!.seq);
+    // Reported in the order apply made them: allowlist additions, then DNS.
     expect(apply.report!.targets.map((t) => [t.name, t.status])).toEqual([
-      ['api-dns', 'changed'],
       ['backend-nsg', 'changed'],
       ['firewall-egress', 'changed'],
+      ['api-dns', 'changed'],
     ]);
 
     expect(rule().properties.sourceAddressPrefixes).toEqual(['20.1.1.1', '20.2.2.2/32']);
