@@ -1,5 +1,6 @@
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import type { Trigger } from '../telemetry/events';
 import type { LockHolder, LockResult, RunLock } from './store';
 
@@ -45,6 +46,8 @@ export class FileRunLock implements RunLock {
 
   private tryCreate(holder: LockHolder): boolean {
     let fd: number;
+    // The state's folder (.apim-ip-reconciler/ by default) does not exist before the first run.
+    mkdirSync(dirname(this.location), { recursive: true });
     try {
       fd = openSync(this.location, 'wx', 0o600);
     } catch (error) {

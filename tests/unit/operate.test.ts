@@ -158,7 +158,8 @@ describe('--state', () => {
   test('a state file has a lock file: held while its process lives, taken over once it is gone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'apim-ip-reconciler-lock-'));
     try {
-      const state = join(dir, 'state.json');
+      // In a folder that does not exist yet, as .apim-ip-reconciler/ on a first run.
+      const state = join(dir, '.apim-ip-reconciler', 'state.json');
       const first = new FileRunLock(state);
       const holder = { runId: 'a', trigger: 'cli' as const, startedAt: '2026-11-27T09:00:00Z' };
       const taken = await first.acquire(holder);
