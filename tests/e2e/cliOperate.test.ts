@@ -1,6 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../lib/engine/clock';
 import { BlobRunLock } from '../../lib/state/blobStore';
@@ -305,4 +306,52 @@ describe('errors, version and progress', () => {
     );
     expect(result.stdout).not.toContain('…  waiting');
   }, 60_000);
+});
+
+describe('temporary folders', () => {
+  test('the demo (here with --json) leaves nothing behind in the temporary folder', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'apim-ip-reconciler-demo-tmp-'));
+    try {
+      // A process of its own, as `npm run demo` starts it: it makes its certificate and world, and removes both.
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !/^(NODE_EXTRA_CA_CERTS|SANDBOX_TLS_)/.test(k)),
+      );
+      const result = await new Promise<{ code: number | null; stdout: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [CLI, 'demo', '--json'],
+          {
+            env: { ...env, TMPDIR: scratch },
+            encoding: 'utf8',
+            timeout: 120_000,
+            maxBuffer: 64 * 1024 * 1024,
+          },
+          (error, stdout) =>
+            resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout }),
+        ),
+      );
+      expect(result.code).toBe(0);
+      const doc = JSON.parse(result.stdout) as {
+        steps: Array<{ commands: Array<{ exitCode: number; expected: number; report: { runId: string } }> }>;
+        exitCode: number;
+      };
+      expect(doc.exitCode).toBe(0);
+      expect(doc.steps).toHaveLength(6);
+      expect(doc.steps[0]!.commands[0]).toMatchObject({
+        exitCode: 2,
+        expected: 2,
+        report: { runId: expect.any(String) },
+      });
+      expect(readdirSync(scratch)).toEqual([]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  test('a story world removes its folder when it closes', async () => {
+    const another = await storyWorld();
+    expect(existsSync(another.dir)).toBe(true);
+    await another.close();
+    expect(existsSync(another.dir)).toBe(false);
+  });
 });
