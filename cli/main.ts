@@ -43,6 +43,8 @@ function usageError(error: CommanderError, argv: readonly string[]): void {
   );
 }
 
+const commandNames = (program: Command) => program.commands.map((c) => c.name()).join(', ');
+
 export function buildProgram(argv: readonly string[] = process.argv): Command {
   const program = new Command('apim-ip-reconciler')
     .description('Keeps Cloudflare DNS and Azure allowlists pointed at an Azure API Management gateway.')
@@ -56,9 +58,23 @@ export function buildProgram(argv: readonly string[] = process.argv): Command {
       if (error.exitCode !== 0) usageError(error, argv);
       process.exit(error.exitCode === 0 ? 0 : EXIT.error);
     })
+    // Words that are no command reach the action below, which names them (rather than "too many arguments").
+    .allowExcessArguments(true)
     .action((options: { version?: boolean; json?: boolean }) => {
+      if (program.args.length > 0) {
+        program.error(
+          `error: unknown command '${program.args[0]}'; the commands are ${commandNames(program)}`,
+        );
+      }
       if (!options.version) {
         program.outputHelp({ error: true });
+        if (options.json) {
+          const error = {
+            code: 'usage',
+            message: `a command is required: ${commandNames(program)}`,
+          };
+          io.out(JSON.stringify({ error, exitCode: EXIT.error }, null, 2));
+        }
         return finish(EXIT.error);
       }
       const version = packageVersion();

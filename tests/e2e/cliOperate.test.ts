@@ -27,6 +27,9 @@ import { FAST, runCli, storyWorld } from '../support/world';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
+// Every test starts the CLI in a child process or runs whole reconciliations: generous on a busy machine.
+jest.setTimeout(90_000);
+
 let world: World;
 let azurite: Azurite;
 let clock: ManualClock;
@@ -279,9 +282,18 @@ describe('errors, version and progress', () => {
       error: { code: 'usage', message: "required option '--config <file>' not specified" },
       exitCode: 1,
     });
+    const unknown = await cli(['frobnicate', '--json']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toEqual({
+      error: {
+        code: 'usage',
+        message: expect.stringMatching(/^unknown command 'frobnicate'; the commands are plan, apply, /),
+      },
+      exitCode: 1,
+    });
     const valid = await cli(['validate', '--config', world.configFile, '--json']);
     expect(JSON.parse(valid.stdout)).toMatchObject({ valid: true, sources: 1, targets: 3, exitCode: 0 });
-  });
+  }, 90_000);
 
   test('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
