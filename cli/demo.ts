@@ -24,69 +24,96 @@ function loadSandbox(): { story: Story; tls: Tls } | undefined {
 }
 
 /** NODE_EXTRA_CA_CERTS is read at process start: run the demo again in a process that trusts a fresh certificate. */
-async function inTrustingProcess(tls: Tls, io: CliIo): Promise<number> {
+async function inTrustingProcess(tls: Tls, io: CliIo, json: boolean): Promise<number> {
   const certificate = await tls.createRunCertificate();
-  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1] as string, 'demo'], {
-    stdio: 'inherit',
-    env: { ...io.env, ...tls.trustEnv(certificate) },
-  });
-  return child.status ?? 1;
+  try {
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, process.argv[1] as string, 'demo', ...(json ? ['--json'] : [])],
+      { stdio: 'inherit', env: { ...io.env, ...tls.trustEnv(certificate) } },
+    );
+    return child.status ?? 1;
+  } finally {
+    tls.removeRunCertificate(certificate);
+  }
 }
 
-export async function runDemo(io: CliIo): Promise<number> {
+interface DemoStepRecord {
+  title: string;
+  commands: Array<{ command: 'plan' | 'apply'; exitCode: number; expected: number; report?: unknown }>;
+  writes: number;
+}
+
+export async function runDemo(io: CliIo, options: { json?: boolean } = {}): Promise<number> {
+  const json = options.json === true;
   const sandbox = loadSandbox();
   if (!sandbox) {
-    io.err(
-      'error: the demo needs the sandbox and its dev dependencies: run it from a clone with `npm ci && npm run demo`',
-    );
+    const message =
+      'the demo needs the sandbox and its dev dependencies: run it from a clone with `npm ci && npm run demo`';
+    io.err(`error: ${message}`);
+    if (json) io.out(JSON.stringify({ error: { code: 'error', message }, exitCode: 1 }, null, 2));
     return 1;
   }
   const { story, tls } = sandbox;
   const certificate = tls.inheritedRunCertificate(io.env);
-  if (!certificate) return inTrustingProcess(tls, io);
+  if (!certificate) return inTrustingProcess(tls, io, json);
 
   const world = await story.startWorld(certificate);
   const clock = new ManualClock(new Date());
   const env = { ...io.env, ...world.env };
   const problems: string[] = [];
+  const steps: DemoStepRecord[] = [];
+  // Under --json the narrative is left out and each command's report is kept for the one document at the end.
+  const say = json ? () => undefined : (text: string) => io.out(text);
   try {
-    io.out(
-      `Emulators: Azure Resource Manager at ${world.arm.url}, Cloudflare at ${world.cloudflare.baseUrl}`,
+    say(`Emulators: Azure Resource Manager at ${world.arm.url}, Cloudflare at ${world.cloudflare.baseUrl}`);
+    say(
+      `Config: ${basename(world.configFile)}, state: ${basename(world.stateFile)} (in a temporary folder, removed at the end)\n`,
     );
-    io.out(`Config: ${world.configFile}, state: ${world.stateFile}\n`);
     for (const [index, step] of story.STORY.entries()) {
       step.before?.(world);
       if (step.advanceMs) clock.advance(step.advanceMs);
       story.resetCounts(world);
-      io.out(`━━ ${index + 1}. ${step.title} ━━`);
-      io.out(`${step.narrative}\n`);
+      const record: DemoStepRecord = { title: step.title, commands: [], writes: 0 };
+      steps.push(record);
+      say(`━━ ${index + 1}. ${step.title} ━━`);
+      say(`${step.narrative}\n`);
       for (const { command, exitCode: expected } of step.commands) {
-        io.out(`$ apim-ip-reconciler ${command} --config ${basename(world.configFile)}`);
-        const { exitCode } = await reconcileCommand(
+        say(`$ apim-ip-reconciler ${command} --config ${basename(world.configFile)}`);
+        const { exitCode, report } = await reconcileCommand(
           command,
-          { config: world.configFile, state: world.stateFile },
-          { ...io, env, clock, tuning: { pollIntervalMs: 10, azureRetry: { retryDelayInMs: 10 } } },
+          { config: world.configFile, state: world.stateFile, json },
+          {
+            ...io,
+            out: json ? () => undefined : io.out,
+            env,
+            clock,
+            tuning: { pollIntervalMs: 10, azureRetry: { retryDelayInMs: 10 } },
+          },
         );
-        io.out(`(exit ${exitCode})\n`);
+        record.commands.push({ command, exitCode, expected, ...(json ? { report } : {}) });
+        say(`(exit ${exitCode})\n`);
         if (exitCode !== expected)
           problems.push(`step ${index + 1}: ${command} exited ${exitCode}, expected ${expected}`);
       }
-      const writes = story.writes(world);
-      io.out(`Emulator writes during this step: ${writes} ${JSON.stringify(writeCounts(world))}\n`);
-      if (step.noWrites && writes !== 0)
-        problems.push(`step ${index + 1}: expected no writes, saw ${writes}`);
+      record.writes = story.writes(world);
+      say(`Emulator writes during this step: ${record.writes} ${JSON.stringify(writeCounts(world))}\n`);
+      if (step.noWrites && record.writes !== 0)
+        problems.push(`step ${index + 1}: expected no writes, saw ${record.writes}`);
     }
   } finally {
     await world.close();
   }
+  const exitCode = problems.length > 0 ? 1 : 0;
+  if (json) io.out(JSON.stringify({ steps, problems, exitCode }, null, 2));
   if (problems.length > 0) {
     io.err(`The demo did not go as the story says:\n  ${problems.join('\n  ')}`);
-    return 1;
+    return exitCode;
   }
-  io.out(
+  say(
     'The story went as told: DNS followed APIM at once, the allowlists made before they broke, and a quiet run writes nothing.',
   );
-  return 0;
+  return exitCode;
 }
 
 function writeCounts(world: {

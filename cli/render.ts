@@ -1,4 +1,6 @@
 import type { ChangeReport, RunReport, SourceReport, TargetReport } from '../lib/engine/report';
+import { SIGN_IN_FAILED, SIGN_IN_FIX } from '../lib/wiring/identity';
+import { displayAddresses } from '../lib/net/display';
 
 /** Renders a RunReport like a Terraform plan: one block per target, one line per change. */
 
@@ -11,7 +13,12 @@ const SYMBOL: Record<ChangeReport['action'], string> = {
   delete: '-',
 };
 
-function changeLine(c: ChangeReport): string {
+function changeLine(change: ChangeReport): string {
+  const c = {
+    ...change,
+    before: change.before === undefined ? undefined : displayAddresses(change.before),
+    after: change.after === undefined ? undefined : displayAddresses(change.after),
+  };
   const subject = c.subject ? `${c.subject} ` : '';
   let text: string;
   switch (c.action) {
@@ -40,13 +47,14 @@ function changeLine(c: ChangeReport): string {
 }
 
 function sourceLine(s: SourceReport): string {
-  if (s.status === 'unavailable') return `  ${s.name}: unavailable — ${s.error}`;
+  if (s.status === 'unavailable') return `  ${s.name}: unavailable — ${briefly(s.error ?? '')}`;
   const parts = [`${s.name}: ${s.provisioningState}`, s.sku];
   const a = s.addresses;
-  if (a?.inbound.length) parts.push(`inbound ${a.inbound.join(', ')}`);
-  if (a?.outbound.length && a.outbound.join() !== a.inbound.join())
-    parts.push(`outbound ${a.outbound.join(', ')}`);
-  if (a?.private.length) parts.push(`private ${a.private.join(', ')}`);
+  const shown = (list: string[]) => displayAddresses(list.join(', '));
+  if (a?.inbound.length) parts.push(`inbound ${shown(a.inbound)}`);
+  if (a?.outbound.length && shown(a.outbound) !== shown(a.inbound))
+    parts.push(`outbound ${shown(a.outbound)}`);
+  if (a?.private.length) parts.push(`private ${shown(a.private)}`);
   return `  ${parts.filter(Boolean).join(' · ')}`;
 }
 
@@ -63,7 +71,7 @@ function targetBlock(t: TargetReport, now: Date): string[] {
   const indent = '      ';
   if (t.block) {
     lines.push(`${indent}! blocked: ${t.block.reason}${t.heldBySource ? ` (source ${t.source})` : ''}`);
-    lines.push(`${indent}  ${t.block.detail}`);
+    lines.push(`${indent}  ${briefly(t.block.detail)}`);
   }
   if (t.addresses?.note) {
     lines.push(
@@ -77,22 +85,23 @@ function targetBlock(t: TargetReport, now: Date): string[] {
   }
   for (const c of t.status === 'skipped' ? [] : t.changes) lines.push(`${indent}${changeLine(c)}`);
   if (t.status === 'failed' || t.status === 'skipped') {
-    lines.push(`${indent}✗ ${t.status}: ${problemLine(t)}`);
+    lines.push(`${indent}✗ ${t.status}: ${briefly(problemLine(t))}`);
   } else if (!t.block && t.changes.length === 0) {
     lines.push(`${indent}= in sync`);
   }
   for (const d of t.deferred) {
+    const entry = displayAddresses(d.entry);
     if (d.heldBy) {
       const why =
         d.heldBy === 'UnreadableTarget'
           ? 'waits while a target of the same source cannot be read'
           : `held by ${d.heldBy}`;
-      lines.push(`${indent}… keeps ${d.entry}: its removal is due but ${why}`);
+      lines.push(`${indent}… keeps ${entry}: its removal is due but ${why}`);
       continue;
     }
     const left = Math.max(0, Date.parse(d.retiresAt) - now.getTime());
     lines.push(
-      `${indent}… keeps ${d.entry} until ${when(d.retiresAt)} (retireAfter: ${Math.ceil(left / 60_000)} min left)`,
+      `${indent}… keeps ${entry} until ${when(d.retiresAt)} (retireAfter: ${Math.ceil(left / 60_000)} min left)`,
     );
   }
   return lines;
@@ -103,9 +112,36 @@ export function problemLine(t: Pick<TargetReport, 'error' | 'hint'>): string {
   return t.hint ? `${t.error} — ${t.hint}` : (t.error ?? '');
 }
 
-/** One line per error of the run, for stderr: what is wrong and what to do. */
+/**
+ * A failed Azure sign-in reaches every source and target that needed a token: in the plan it is named once (below),
+ * and each place it hit says only that.
+ */
+function briefly(text: string): string {
+  const at = text.indexOf(SIGN_IN_FAILED);
+  return at < 0 ? text : `${text.slice(0, at)}${SIGN_IN_FAILED} (see the error below)`;
+}
+
+/** The sign-in failure of the run, once, when any source or target met it. */
+function signInFailure(report: RunReport): string | undefined {
+  const texts = [
+    report.error,
+    ...report.sources.map((s) => s.error ?? s.block?.detail),
+    ...report.targets.map((t) => t.error ?? t.block?.detail),
+  ];
+  for (const text of texts) {
+    const at = text?.indexOf(SIGN_IN_FAILED) ?? -1;
+    if (at >= 0) return text!.slice(at).split(' — ')[0]!;
+  }
+  return undefined;
+}
+
+/**
+ * One line per error of the run, for stderr: what is wrong and what to do. A failed Azure sign-in is one line with
+ * the fix, however many sources and targets it stopped.
+ */
 export function errorLines(report: RunReport): string[] {
-  return [
+  const signIn = signInFailure(report);
+  const lines = [
     ...(report.error ? [`error: ${report.error}`] : []),
     ...report.sources
       .filter((s) => s.status === 'unavailable')
@@ -114,34 +150,68 @@ export function errorLines(report: RunReport): string[] {
       .filter((t) => t.status === 'failed')
       .map((t) => `error: target ${t.name}: ${problemLine(t)}`),
   ];
+  if (!signIn) return lines;
+  const hit = lines.filter((line) => line.includes(SIGN_IN_FAILED));
+  const names = hit.map((line) => /^error: ((?:source|target) \S+):/.exec(line)?.[1]).filter(Boolean);
+  return [
+    `error: ${signIn} — ${SIGN_IN_FIX}${names.length > 0 ? ` (it stopped ${names.join(', ')})` : ''}`,
+    ...lines.filter((line) => !line.includes(SIGN_IN_FAILED)),
+  ];
 }
 
-function summary(report: RunReport): string {
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The last line of the output. Its first word is the exit code's: OK (0), Failed (1), Pending (2, plan only),
+ * Blocked (3); it counts targets (held, failed), not guards, and says "in sync" only when nothing is held, failed
+ * or pending.
+ */
+export function summaryLine(report: RunReport, command: 'plan' | 'apply', exitCode: number): string {
   const changes = report.targets.flatMap((t) => t.changes);
   const count = (...actions: ChangeReport['action'][]) =>
     changes.filter((c) => actions.includes(c.action)).length;
-  const blocked = report.counts.guards;
-  const failed = report.counts.errors;
-  const tail = [blocked && `${blocked} blocked`, failed && `${failed} failed`].filter(Boolean).join(', ');
-  if (report.dryRun || report.mode === 'observe') {
-    const head =
-      changes.length === 0
-        ? tail
-          ? 'No changes planned.'
-          : 'No changes. Everything is in sync.'
-        : `Plan: ${count('add', 'create')} to add, ${count('update', 'adopt')} to change, ${count('remove', 'delete')} to remove.`;
-    const mode = report.mode === 'observe' && !report.dryRun ? ' (observe mode: nothing written)' : '';
-    return `${head}${mode}${tail ? ` ${tail}.` : ''}`;
-  }
+  const tally = `${count('add', 'create')} to add, ${count('update', 'adopt')} to change, ${count('remove', 'delete')} to remove`;
+  const held = report.targets.filter((t) => t.block).length;
+  const failed = report.targets.filter(
+    (t) => t.status === 'failed' || (t.status === 'skipped' && t.error),
+  ).length;
+  const unavailable = report.sources.filter((s) => s.status === 'unavailable').length;
   const applied = report.counts.changesApplied;
-  const head =
-    applied === 0 && changes.length === 0
-      ? 'No changes. Everything is in sync.'
-      : `Apply complete: ${applied} changed.`;
-  return `${head}${tail ? ` ${tail}.` : ''}`;
+  const writes = command === 'apply' && !report.dryRun && report.mode === 'enforce';
+  const observe = command === 'apply' && report.mode === 'observe' ? ' (observe mode: nothing written)' : '';
+  const trouble = [
+    unavailable && `${plural(unavailable, 'source')} unavailable`,
+    failed && `${plural(failed, 'target')} failed`,
+    held && `${plural(held, 'target')} held by a guard`,
+  ].filter(Boolean);
+  const done = writes
+    ? applied > 0 || report.counts.changesFailed > 0
+      ? `${plural(applied, 'change')} applied`
+      : 'nothing changed'
+    : changes.length > 0
+      ? `${plural(changes.length, 'change')} pending: ${tally}`
+      : 'nothing to change';
+  switch (exitCode) {
+    case 1:
+      if (report.error && trouble.length === 0) return `Failed: ${report.error}`;
+      return `Failed: ${[...trouble, done].join('; ')}.`;
+    case 3:
+      return `Blocked: ${[...trouble, done].join('; ')}${observe}.`;
+    case 2:
+      return `Pending: ${tally}.`;
+    default:
+      if (changes.length === 0 && held === 0 && failed === 0 && unavailable === 0)
+        return `OK: everything is in sync (${plural(report.targets.length, 'target')}, no changes).`;
+      return `OK${observe}: ${done}.`;
+  }
 }
 
-export function renderReport(report: RunReport): string {
+/** The run as text; `command` and `exitCode` choose the summary's words (first word = exit code). */
+export function renderReport(
+  report: RunReport,
+  command: 'plan' | 'apply' = report.dryRun ? 'plan' : 'apply',
+  exitCode?: number,
+): string {
   const now = new Date(report.finishedAt);
   const lines: string[] = [];
   if (report.sources.length > 0) {
@@ -157,7 +227,15 @@ export function renderReport(report: RunReport): string {
     for (const t of report.targets) lines.push(...targetBlock(t, now));
     lines.push('');
   }
-  if (report.error) lines.push(`✗ ${report.error}`);
-  lines.push(summary(report));
+  if (report.error) lines.push(`✗ ${briefly(report.error)}`);
+  lines.push(summaryLine(report, command, exitCode ?? defaultExitCode(report, command)));
   return lines.join('\n');
+}
+
+/** The CLI's exit code for a report (docs/cli.md#exit-codes): 1 error, 3 blocked, 2 pending (plan only), 0. */
+export function defaultExitCode(report: RunReport, command: 'plan' | 'apply'): number {
+  if (report.error || report.counts.errors > 0) return 1;
+  if (report.counts.guards > 0) return 3;
+  if (command === 'plan' && report.counts.changesPlanned > 0) return 2;
+  return 0;
 }

@@ -1,10 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { functionsRuntime, type FunctionsRuntime } from '../lib/wiring/runtime';
 import { describeResponse } from './respond';
+import { prefersHtml, renderStatusPage, STATUS_PAGE_CSP, staleAfterMs } from './statusPage';
 
 /**
  * POST /api/reconcile[?dryRun=true][&force=true]: a run on demand (dryRun returns the plan, writes nothing;
- * force lifts TooManyRemovals only). 409 when a run holds the lock. GET /api/reconcile/status: the last run.
+ * force lifts TooManyRemovals only). 409 when a run holds the lock. GET /api/reconcile/status: the last run, as
+ * JSON, or as the status page for a browser (docs/operations.md#the-status-page).
  */
 
 const FLAGS = ['dryRun', 'force'] as const;
@@ -15,6 +17,22 @@ function json(status: number, body: unknown): HttpResponseInit {
 }
 
 /** Parses the query strictly: only dryRun and force, each true/false (or 1/0, or present without a value). */
+/** The status page: no caching, no sniffing, no framing, nothing but its own style (functions/statusPage.ts). */
+function page(status: number, body: string): HttpResponseInit {
+  return {
+    status,
+    body,
+    headers: {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': STATUS_PAGE_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      Vary: 'Accept',
+    },
+  };
+}
+
 export function parseFlags(query: URLSearchParams): Flags | string {
   const flags: Flags = { dryRun: false, force: false };
   for (const [key, value] of query) {
@@ -58,12 +76,30 @@ export function statusHandler(runtime: () => FunctionsRuntime) {
     if (typeof flags === 'string' || flags.dryRun || flags.force) {
       return json(400, { error: 'the status endpoint takes no query parameters' });
     }
+    const html = prefersHtml(request.headers.get('accept'));
     try {
       const status = await runtime().status();
-      return json(status.error ? 500 : 200, status);
+      if (!html) return json(status.error ? 500 : 200, status);
+      return page(
+        status.error ? 500 : 200,
+        renderStatusPage(status, new Date(status.generatedAt), {
+          staleAfterMs: staleAfterMs(process.env.RECONCILE_SCHEDULE),
+        }),
+      );
     } catch (error) {
       context.error(`status failed: ${(error as Error).message}`);
-      return json(500, { error: (error as Error).message });
+      if (!html) return json(500, { error: (error as Error).message });
+      const failed = {
+        lastRun: null,
+        sources: {},
+        targets: {},
+        runs: [],
+        running: null,
+        mode: 'enforce' as const,
+        generatedAt: new Date().toISOString(),
+        error: `cannot read the state: ${(error as Error).message}`,
+      };
+      return page(500, renderStatusPage(failed, new Date()));
     }
   };
 }

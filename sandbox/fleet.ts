@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArmEmulator } from './arm';
@@ -147,6 +147,7 @@ export async function startFleet(tls: TlsIdentity, options: FleetOptions): Promi
     ipOf: (i) => ipFor(generation, i),
     async close() {
       await Promise.all([arm.close(), cloudflare.close()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArmEmulator, type ApimSeed, type ArmEmulatorOptions, type SecurityRuleSeed } from './arm';
@@ -147,6 +147,7 @@ export async function startWorld(
     env: { RECONCILER_AZURE_TOKEN: ARM_TOKEN, CLOUDFLARE_API_TOKEN: CLOUDFLARE_TOKEN },
     async close() {
       await Promise.all([arm.close(), cloudflare.close()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { generate } from 'selfsigned';
 
 /** A TLS identity for the sandbox's HTTPS emulators, made for one run and trusted through NODE_EXTRA_CA_CERTS. */
@@ -63,4 +63,9 @@ export function trustEnv(certificate: RunCertificate): Record<string, string> {
     [CERT_FILE_ENV]: certificate.certFile,
     [KEY_FILE_ENV]: certificate.keyFile,
   };
+}
+
+/** Removes the temporary folder of a certificate made by createRunCertificate. */
+export function removeRunCertificate(certificate: Pick<RunCertificate, 'certFile'>): void {
+  rmSync(dirname(certificate.certFile), { recursive: true, force: true });
 }

@@ -8,9 +8,9 @@
 //
 // `npm run reliability` builds first (the `killed` cells run the compiled CLI). Exit 1 when a cell did not pass.
 const { spawnSync } = require('node:child_process');
-const { existsSync, mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
-const { join } = require('node:path');
+const { dirname, join } = require('node:path');
 const ts = require('typescript');
 const prettier = require('prettier');
 
@@ -58,6 +58,8 @@ async function main() {
     process.exit(1);
   }
   const results = table.resultsFrom(JSON.parse(readFileSync(file, 'utf8')));
+  // The matrix's own temporary folder goes once its results are read (a file given with --results stays).
+  if (at <= 0) rmSync(dirname(file), { recursive: true, force: true });
   const options = (await prettier.resolveConfig(docPath)) ?? {};
   const block = (
     await prettier.format(table.renderReliability(results), { ...options, parser: 'markdown' })

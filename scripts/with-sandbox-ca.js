@@ -19,7 +19,7 @@ if (!existsSync(compiled) || statSync(compiled).mtimeMs < statSync(source).mtime
   );
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 }
-const { createRunCertificate, trustEnv } = require(compiled);
+const { createRunCertificate, removeRunCertificate, trustEnv } = require(compiled);
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {
@@ -32,5 +32,9 @@ createRunCertificate().then((certificate) => {
     shell: process.platform === 'win32',
     env: { ...process.env, ...trustEnv(certificate) },
   });
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  // The certificate's temporary folder goes with the run, however it ends.
+  child.on('exit', (code, signal) => {
+    removeRunCertificate(certificate);
+    process.exit(code ?? (signal ? 1 : 0));
+  });
 });

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TARGET_TYPE_NAMES, TARGET_TYPES, typeOf } from '../targets/registry';
 import { configSchema, SERVICE_TOKEN, type Config } from './schema';
-import { SETTINGS } from './settings';
+import { jsonSyntaxProblem } from './jsonSyntax';
+import { checkResolved, SETTINGS } from './settings';
+import { closest, keysAt } from './suggest';
 
 /** A configuration that cannot be used, with every problem listed by JSON path. */
 export class ConfigError extends Error {
@@ -29,8 +31,18 @@ export function jsonPath(path: readonly PropertyKey[]): string {
 function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
   const at = (path: readonly PropertyKey[]) => jsonPath(path);
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => `${at([...issue.path, key])}: unknown key`);
+    case 'unrecognized_keys': {
+      const known = keysAt(configSchema, input, issue.path);
+      return issue.keys.map((key) => {
+        const meant = closest(key, known);
+        const hint = meant
+          ? `; did you mean "${meant}"?`
+          : known.length > 0 && known.length <= 12
+            ? `; the keys here are ${known.join(', ')}`
+            : '';
+        return `${at([...issue.path, key])}: unknown key${hint}`;
+      });
+    }
     case 'invalid_union': {
       if (issue.path[0] === 'sources' && issue.path.length === 2) {
         // A source is one service ({ resourceId }) or a fleet ({ query }): report the branch the document meant.
@@ -38,8 +50,12 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
         const branch =
           isRecord(value) && 'query' in value ? 1 : isRecord(value) && 'resourceId' in value ? 0 : -1;
         if (branch === -1) {
+          const written = isRecord(value) ? Object.keys(value) : [];
+          const meant = written
+            .map((key) => [key, closest(key, ['resourceId', 'query'])] as const)
+            .find(([, m]) => m !== undefined);
           return [
-            `${at(issue.path)}: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)`,
+            `${at(issue.path)}: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)${meant ? `; did you mean "${meant[1]}" instead of "${meant[0]}"?` : ''}`,
           ];
         }
         return (issue.errors[branch] ?? []).flatMap((nested) =>
@@ -50,16 +66,89 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string[] {
         const type = valueAt(input, issue.path);
         const expected = `one of ${TARGET_TYPE_NAMES.join(', ')}`;
         if (type === undefined) return [`${at(issue.path)}: required; ${expected}`];
-        return [`${at(issue.path)}: unknown target type ${JSON.stringify(type)}; ${expected}`];
+        const meant = typeof type === 'string' ? closest(type, TARGET_TYPE_NAMES) : undefined;
+        return [
+          `${at(issue.path)}: unknown target type ${JSON.stringify(type)}; ${expected}${meant ? `; did you mean "${meant}"?` : ''}`,
+        ];
       }
       return [`${at(issue.path)}: ${issue.message}`];
     }
-    case 'invalid_type':
-      if (valueAt(input, issue.path) === undefined) return [`${at(issue.path)}: required`];
-      return [`${at(issue.path)}: expected ${issue.expected}`];
+    case 'invalid_type': {
+      const value = valueAt(input, issue.path);
+      if (value === undefined) return [`${at(issue.path)}: required`];
+      return [`${at(issue.path)}: must be ${KIND[issue.expected] ?? issue.expected}, not ${kindOf(value)}`];
+    }
+    case 'invalid_value': {
+      const value = valueAt(input, issue.path);
+      const options = issue.values.map((v) => JSON.stringify(v));
+      const choices = `${options.slice(0, -1).join(', ')}${options.length > 1 ? ' or ' : ''}${options.at(-1) ?? ''}`;
+      if (value === undefined) return [`${at(issue.path)}: required; ${choices}`];
+      const meant =
+        typeof value === 'string'
+          ? closest(
+              value,
+              issue.values.filter((v): v is string => typeof v === 'string'),
+            )
+          : undefined;
+      return [
+        `${at(issue.path)}: must be ${choices}, not ${JSON.stringify(value)}${meant ? `; did you mean "${meant}"?` : ''}`,
+      ];
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+      const most = issue.code === 'too_big';
+      switch (issue.origin) {
+        case 'array':
+          return [
+            most
+              ? `${at(issue.path)}: at most ${bound} item${bound === 1 ? '' : 's'}`
+              : bound === 1
+                ? `${at(issue.path)}: must not be empty (leave the key out instead)`
+                : `${at(issue.path)}: needs at least ${bound} items`,
+          ];
+        case 'string':
+          return [
+            most
+              ? `${at(issue.path)}: at most ${bound} characters`
+              : bound === 1
+                ? `${at(issue.path)}: must not be empty`
+                : `${at(issue.path)}: at least ${bound} characters`,
+          ];
+        case 'number':
+        case 'int':
+          return [`${at(issue.path)}: must be ${most ? 'at most' : 'at least'} ${bound}`];
+        default:
+          return [`${at(issue.path)}: ${issue.message}`];
+      }
+    }
+    case 'invalid_format':
+      // Every pattern of the schema carries its own message; zod's generic one only says a pattern failed.
+      return [
+        `${at(issue.path)}: ${/^Invalid/.test(issue.message) ? 'is not written the way this key needs' : issue.message}`,
+      ];
     default:
       return [`${at(issue.path)}: ${issue.message}`];
   }
+}
+
+const KIND: Record<string, string> = {
+  string: 'text in double quotes',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list [ … ]',
+  object: 'an object { … }',
+};
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string')
+    return `text (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
+  if (typeof value === 'number') return `a number (${value})`;
+  if (typeof value === 'boolean') return `${value}`;
+  return 'an object';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -153,7 +242,15 @@ export function parseConfigText(text: string, origin: string): Config {
   try {
     input = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError([`(document): not valid JSON: ${(error as Error).message}`], origin);
+    const problem = jsonSyntaxProblem(text);
+    throw new ConfigError(
+      [
+        problem
+          ? `(document): not valid JSON at line ${problem.line}, column ${problem.column}: ${problem.message}`
+          : `(document): not valid JSON: ${(error as Error).message}`,
+      ],
+      origin,
+    );
   }
   return parseConfig(input, origin);
 }
@@ -176,7 +273,10 @@ export function loadConfigFile(file: string): Config {
  */
 export function loadConfigFromEnvironment(env: NodeJS.ProcessEnv, baseDir: string): Config {
   const inline = env[SETTINGS.config];
-  if (inline !== undefined && inline.trim() !== '') return parseConfigText(inline, SETTINGS.config);
+  if (inline !== undefined && inline.trim() !== '') {
+    checkResolved(SETTINGS.config, inline);
+    return parseConfigText(inline, SETTINGS.config);
+  }
   const file = env[SETTINGS.configFile] || 'reconciler.config.json';
   return loadConfigFile(file.startsWith('/') ? file : `${baseDir}/${file}`);
 }

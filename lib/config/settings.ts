@@ -120,6 +120,7 @@ export class SettingsError extends Error {
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const get = (name: SettingName) => {
     const value = env[name]?.trim();
+    if (value) checkResolved(name, value);
     return value ? value : undefined;
   };
   const mode = get(SETTINGS.mode) ?? 'enforce';
@@ -166,4 +167,43 @@ export function isLoopbackUrl(url: string): boolean {
     return false;
   }
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The secret a Key Vault reference names, when `value` is one (`@Microsoft.KeyVault(SecretUri=…)` or
+ * `@Microsoft.KeyVault(VaultName=…;SecretName=…)`): the Functions host replaces it with the secret's value, so a
+ * reference that reaches the reconciler is one the host could not resolve.
+ */
+export function keyVaultReference(value: string): { vault?: string; secret?: string } | undefined {
+  const match = /^@Microsoft\.KeyVault\((.*)\)\s*$/is.exec(value.trim());
+  if (!match) return undefined;
+  const fields = new Map<string, string>();
+  for (const part of match[1]!.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) fields.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  const uri = fields.get('secreturi');
+  if (uri) {
+    const parsed = /^https:\/\/([^./]+)\.[^/]+\/secrets\/([^/?#]+)/i.exec(uri);
+    return parsed ? { vault: parsed[1], secret: parsed[2] } : {};
+  }
+  return { vault: fields.get('vaultname'), secret: fields.get('secretname') };
+}
+
+/**
+ * Throws when a setting still holds a Key Vault reference (docs/deploy.md): its name, the secret, and the fix in
+ * Azure (the identity the host resolves references with) and elsewhere (the secret's value itself).
+ */
+export function checkResolved(name: string, value: string): void {
+  const reference = keyVaultReference(value);
+  if (!reference) return;
+  const secret = reference.secret ?? '(unnamed secret)';
+  const vault = reference.vault ?? '<vault>';
+  throw new SettingsError(
+    `${name} is a Key Vault reference the Functions host did not resolve (secret ${secret} in vault ${vault}): ` +
+      `in Azure, give the identity named by the app's keyVaultReferenceIdentity the Key Vault Secrets User role on ` +
+      `the vault and check that the secret exists (Function App → Environment variables shows the reference's ` +
+      `status), then restart the app; elsewhere, set the secret's value instead: ` +
+      `export ${name}="$(az keyvault secret show --vault-name ${vault} --name ${secret} --query value -o tsv)"`,
+  );
 }

@@ -12,3 +12,19 @@ export function inPhases<T extends { phase: Phase }>(items: readonly T[]): Array
     ([, group]) => group.length > 0,
   );
 }
+
+/**
+ * The reports of a run in the order apply changes them (docs/cli.md#output): targets with changes phase by phase,
+ * then the rest (in sync, held, failed) as configured. The sort is stable, so the configuration's order holds
+ * within each group.
+ */
+export function inApplyOrder<R extends { changes: readonly unknown[] }>(
+  reports: readonly R[],
+  phaseOf: (report: R) => Phase | undefined,
+): R[] {
+  const rank = (report: R) => {
+    const phase = phaseOf(report);
+    return phase !== undefined && report.changes.length > 0 ? PHASES.indexOf(phase) : PHASES.length;
+  };
+  return [...reports].sort((a, b) => rank(a) - rank(b));
+}

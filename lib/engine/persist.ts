@@ -2,6 +2,7 @@ import type { State, StateStore, Versioned } from '../state/store';
 import { summarize } from '../source/observation';
 import type { ObservedSource } from './observe';
 import type { RunReport } from './report';
+import { withSummaries } from './summary';
 import type { Planned, Ready } from './work';
 
 /**
@@ -34,6 +35,13 @@ export async function persist(
       provisioningState: o.observation.provisioningState,
       sku: o.observation.sku,
       addresses: summarize(o.observation),
+      // As the address selectors read them (docs/configuration.md): outbound falls back to the public IPs.
+      regions: o.observation.regions.map((r) => ({
+        location: r.location,
+        inbound: r.gatewayDisabled ? [] : r.inbound,
+        outbound: r.outbound.length > 0 ? r.outbound : r.inbound,
+        private: r.private,
+      })),
     };
   }
   next.lastRun = {
@@ -49,7 +57,7 @@ export async function persist(
     errors: report.counts.errors,
   };
   try {
-    await store.save(next, loaded.version);
+    await store.save(withSummaries(next, loaded.value, report), loaded.version);
     return undefined;
   } catch (error) {
     return `cannot save the state at ${store.location}: ${(error as Error).message}`;

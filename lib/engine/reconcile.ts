@@ -9,6 +9,7 @@ import { announce } from './announce';
 import { applyInPhases } from './apply';
 import type { Clock } from './clock';
 import { heldOrInvalid, observe, sourceReports } from './observe';
+import { inApplyOrder } from './order';
 import { persist } from './persist';
 import { candidateOf, prepare, type PrepareContext } from './prepare';
 import { countRun, failedRunReport, outcomeOf, type RunReport } from './report';
@@ -91,7 +92,14 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
 
   const finishedAt = deps.clock.now();
   const sources = sourceReports(world);
-  const targets = [...candidates.map((c) => c.report), ...heldOrInvalid(world.expansion, deps.drivers)];
+  const phases = new Map(prepared.planned.map((p) => [p.report, p.plan.phase]));
+  const targets = [
+    ...inApplyOrder(
+      candidates.map((c) => c.report),
+      (r) => phases.get(r),
+    ),
+    ...heldOrInvalid(world.expansion, deps.drivers),
+  ];
   const counts = countRun(sources, targets);
   const report: RunReport = {
     runId,

@@ -92,6 +92,8 @@ function setting(env: NodeJS.ProcessEnv, name: string): string | undefined {
 export interface BlobStateStoreOptions {
   /** Default `apim-ip-reconciler` (see stateContainerFromEnvironment). */
   container?: string;
+  /** The state blob's name in the container; default `state.json` (the app's). */
+  blob?: string;
 }
 
 /** The state document as one JSON blob; `version` is the blob's ETag. */
@@ -102,7 +104,7 @@ export class BlobStateStore implements StateStore {
 
   constructor(service: BlobServiceClient, options: BlobStateStoreOptions = {}) {
     this.container = service.getContainerClient(options.container ?? DEFAULT_STATE_CONTAINER);
-    this.blob = this.container.getBlockBlobClient(STATE_BLOB);
+    this.blob = this.container.getBlockBlobClient(options.blob ?? STATE_BLOB);
     this.location = withoutQuery(this.blob.url);
   }
 
@@ -147,6 +149,8 @@ export class BlobStateStore implements StateStore {
 export interface BlobRunLockOptions {
   /** Default `apim-ip-reconciler` (see stateContainerFromEnvironment). */
   container?: string;
+  /** The lock blob's name in the container; default `run.lock` (the app's). */
+  blob?: string;
   /**
    * How long a lease lives unless renewed, in seconds: 15 to 60, the range Blob Storage allows for a finite
    * lease. It is also how long a run that died without releasing keeps others out. Default 60.
@@ -184,7 +188,7 @@ export class BlobRunLock implements RunLock {
 
   constructor(service: BlobServiceClient, options: BlobRunLockOptions = {}) {
     this.container = service.getContainerClient(options.container ?? DEFAULT_STATE_CONTAINER);
-    this.blob = this.container.getBlockBlobClient(LOCK_BLOB);
+    this.blob = this.container.getBlockBlobClient(options.blob ?? LOCK_BLOB);
     this.location = withoutQuery(this.blob.url);
     this.leaseSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_SECONDS;
     if (!Number.isInteger(this.leaseSeconds) || this.leaseSeconds < 15 || this.leaseSeconds > 60) {
@@ -211,6 +215,11 @@ export class BlobRunLock implements RunLock {
       }
       return { acquired: false, heldBy: undefined };
     });
+  }
+
+  /** Who holds the lock now, without taking it: `leased` false when nobody does (the status page). */
+  async peek(): Promise<{ leased: boolean; holder: LockHolder | undefined }> {
+    return this.currentHolder();
   }
 
   /**

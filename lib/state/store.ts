@@ -23,7 +23,53 @@ export interface SourceState {
   provisioningState: string;
   sku: string;
   addresses: { inbound: string[]; outbound: string[]; private: string[] };
+  /** The same, region by region (the status page); absent in documents saved before it was kept. */
+  regions?: Array<{ location: string; inbound: string[]; outbound: string[]; private: string[] }>;
 }
+
+/**
+ * What the last run that looked at a target found (docs/operations.md#the-status-page): kept for people, never
+ * read by a run to decide anything.
+ */
+export interface TargetSummary {
+  type: string;
+  source: string;
+  resource: string;
+  /** in-sync, planned (drift not written: observe mode), changed, blocked, failed, skipped. */
+  status: string;
+  /** When the run that found this ended. */
+  checkedAt: string;
+  block?: { reason: string; detail: string; bySource?: boolean };
+  error?: string;
+  /** Changes found but not written (observe mode, a failure). */
+  pending?: number;
+  /** The last run that changed the target, and what it changed. */
+  lastChange?: {
+    at: string;
+    runId: string;
+    changes: Array<{ action: string; subject?: string; before?: string; after?: string }>;
+  };
+  /** Entries leaving the target: when each goes, or the guard holding its removal. */
+  retiring: Array<{ entry: string; retiresAt: string; heldBy?: string }>;
+}
+
+/** One run, as the status page lists the last ones. */
+export interface RunSummary {
+  runId: string;
+  trigger: Trigger;
+  mode: string;
+  outcome: RunOutcome;
+  startedAt: string;
+  finishedAt: string;
+  changesApplied: number;
+  changesPlanned: number;
+  heldTargets: number;
+  failedTargets: number;
+  error?: string;
+}
+
+/** How many runs the state keeps for the status page. */
+export const RUNS_KEPT = 20;
 
 export interface LastRun {
   runId: string;
@@ -43,6 +89,13 @@ export interface State {
   targets: Record<string, TargetState>;
   sources: Record<string, SourceState>;
   lastRun?: LastRun;
+  /**
+   * For the status page, by target name; optional, so documents written before they existed (or by an older
+   * version, which drops them) still load: the next run writes them again.
+   */
+  targetStatus?: Record<string, TargetSummary>;
+  /** The last runs, newest first (at most RUNS_KEPT). */
+  runs?: RunSummary[];
 }
 
 export function emptyState(): State {
@@ -77,7 +130,18 @@ export function parseState(input: unknown, location: string): State {
   if (!doc || typeof doc !== 'object' || doc.version !== 1 || typeof doc.targets !== 'object') {
     throw new Error(`${location} is not a state document of this reconciler (expected "version": 1)`);
   }
-  return { version: 1, targets: doc.targets ?? {}, sources: doc.sources ?? {}, lastRun: doc.lastRun };
+  const state: State = {
+    version: 1,
+    targets: doc.targets ?? {},
+    sources: doc.sources ?? {},
+    lastRun: doc.lastRun,
+  };
+  // The status page's summaries are kept only when they have the expected shape: never a reason to refuse a state.
+  if (doc.targetStatus && typeof doc.targetStatus === 'object' && !Array.isArray(doc.targetStatus))
+    state.targetStatus = doc.targetStatus;
+  if (Array.isArray(doc.runs))
+    state.runs = doc.runs.filter((r) => r && typeof r === 'object').slice(0, RUNS_KEPT);
+  return state;
 }
 
 /** Who holds the run lock, as shown to a run that could not get it. */
@@ -93,4 +157,8 @@ export type LockResult =
 /** One run at a time (docs/design/product.md §2: a forced run answers 409 while another holds the lock). */
 export interface RunLock {
   acquire(holder: LockHolder): Promise<LockResult>;
+  /** Who holds the lock now, without taking it (optional: the status page shows a run in progress). */
+  peek?(): Promise<{ leased: boolean; holder: LockHolder | undefined }>;
+  /** Where the lock lives, for messages. */
+  readonly location?: string;
 }

@@ -16,6 +16,7 @@ import { createDrivers, definitionOf } from '../targets/registry';
 import type { DriverTuning } from '../targets/target';
 import type { Recorder } from '../telemetry/events';
 import { resourceManagerCredential } from './identity';
+import type { ProgressReporter } from './progress';
 import {
   armEndpointOf,
   azurePolicies,
@@ -44,6 +45,8 @@ export interface WiringOptions {
   recorder: Recorder;
   clock?: Clock;
   tuning?: Tuning;
+  /** Told about long waits (the CLI prints them on stderr); none by default. */
+  progress?: ProgressReporter;
 }
 
 export interface Reconciler {
@@ -96,7 +99,7 @@ export function createReconciler(options: WiringOptions): Reconciler {
     credentials: { scopes: [scope] },
     credentialScopes: [scope],
     retryOptions: { maxRetries: 3, retryDelayInMs: 800, maxRetryDelayInMs: 30_000, ...tuning.azureRetry },
-    additionalPolicies: azurePolicies(limiter, budget, tuning.azureTimeoutMs ?? 30_000),
+    additionalPolicies: azurePolicies(limiter, budget, tuning.azureTimeoutMs ?? 30_000, options.progress),
   };
   const apim = perSubscription(
     (sub) => new ApiManagementClient(credential, sub, { ...azureOptions, $host: endpoint }),
@@ -111,7 +114,7 @@ export function createReconciler(options: WiringOptions): Reconciler {
       baseURL: cloudflareBaseUrlOf(config, settings),
       maxRetries: tuning.cloudflareMaxRetries ?? 2,
       timeout: tuning.cloudflareTimeoutMs ?? 30_000,
-      fetch: cloudflareFetch(limiter, budget),
+      fetch: cloudflareFetch(limiter, budget, options.progress),
     }),
     tuning,
     remainingMs: () => budget.remainingMs(),

@@ -9,7 +9,15 @@ import {
   blobServiceFromEnvironment,
   stateContainerFromEnvironment,
 } from '../state/blobStore';
-import type { LastRun, LockHolder, RunLock, SourceState, StateStore } from '../state/store';
+import type {
+  LastRun,
+  LockHolder,
+  RunLock,
+  RunSummary,
+  SourceState,
+  StateStore,
+  TargetSummary,
+} from '../state/store';
 import type { Recorder, Trigger } from '../telemetry/events';
 import { MemoryRecorder } from '../telemetry/memory';
 import { recordRun } from '../telemetry/record';
@@ -37,6 +45,15 @@ export type RunResponse =
 export interface StatusDocument {
   lastRun: LastRun | null;
   sources: Record<string, SourceState>;
+  /** Each target as the last run found it (docs/operations.md#the-status-page). */
+  targets: Record<string, TargetSummary>;
+  /** The last runs, newest first. */
+  runs: RunSummary[];
+  /** The run holding the lock now, if one does. */
+  running: LockHolder | null;
+  mode: 'enforce' | 'observe';
+  /** When this document was made. */
+  generatedAt: string;
   error?: string;
 }
 
@@ -146,11 +163,26 @@ export function createRuntime(
       }
     },
     async status() {
-      if (!startup.ok && !parts.store) return { lastRun: null, sources: {}, error: startup.error };
-      const { value } = await (startup.ok ? startup.store : parts.store!).load();
+      const mode: StatusDocument['mode'] = env[SETTINGS.mode]?.trim() === 'observe' ? 'observe' : 'enforce';
+      const empty = { lastRun: null, sources: {}, targets: {}, runs: [], running: null, mode };
+      const generatedAt = clock.now().toISOString();
+      if (!startup.ok && !parts.store) return { ...empty, generatedAt, error: startup.error };
+      const lock = startup.ok ? startup.lock : parts.lock;
+      const [{ value }, held] = await Promise.all([
+        (startup.ok ? startup.store : parts.store!).load(),
+        // A run in progress shows as running; a lock that cannot be read does not hide the last state.
+        lock?.peek?.().catch(() => undefined),
+      ]);
       return {
         lastRun: value.lastRun ?? null,
         sources: value.sources,
+        targets: value.targetStatus ?? {},
+        runs: value.runs ?? [],
+        running: held?.leased
+          ? (held.holder ?? { runId: '(unknown)', trigger: 'timer', startedAt: '' })
+          : null,
+        mode,
+        generatedAt,
         ...(startup.ok ? {} : { error: startup.error }),
       };
     },

@@ -1,4 +1,4 @@
-import { SETTINGS } from '../config/settings';
+import { checkResolved, SETTINGS } from '../config/settings';
 import { AppInsightsRecorder, type AppInsightsRecorderOptions } from '../telemetry/appInsights';
 import { ingestionCredential, userAssignedIdentity, type ManagedIdentityFactory } from './identity';
 
@@ -14,6 +14,7 @@ export function recorderFromEnvironment(
 ): AppInsightsRecorder | undefined {
   const connectionString = env[SETTINGS.appInsightsConnectionString]?.trim();
   if (!connectionString) return undefined;
+  checkResolved(SETTINGS.appInsightsConnectionString, connectionString);
   return AppInsightsRecorder.create({
     ...options,
     connectionString,

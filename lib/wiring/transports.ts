@@ -3,6 +3,7 @@ import type { Config } from '../config/schema';
 import { isLoopbackUrl, SettingsError, SETTINGS, type Settings } from '../config/settings';
 import { HostLimiter, retryAfterMs, RunBudget } from '../net/limits';
 import type { AdditionalPolicy } from '../azure/armRest';
+import { azureProgressPolicy, cloudflareProgressFetch, type ProgressReporter } from './progress';
 
 /**
  * How requests leave the process: the endpoints tokens may go to (pinned to the real services or loopback), a
@@ -71,6 +72,7 @@ export function azurePolicies(
   limiter: HostLimiter,
   budget: RunBudget,
   timeoutMs: number,
+  progress?: ProgressReporter,
 ): AdditionalPolicy[] {
   const runBudget: PipelinePolicy = {
     name: 'apimIpReconcilerRunBudget',
@@ -102,6 +104,8 @@ export function azurePolicies(
     { policy: hostLimit, position: 'perRetry' },
     // Inside the host limit, so waiting for a slot does not count against the attempt.
     { policy: attemptTimeout(timeoutMs), position: 'perRetry' },
+    // Sees every attempt's answer: long-running operations being polled, Retry-After waits (the CLI's progress).
+    ...(progress ? [{ policy: azureProgressPolicy(progress), position: 'perRetry' as const }] : []),
   ];
 }
 
@@ -109,8 +113,12 @@ export function azurePolicies(
  * The Cloudflare SDK's fetch, limited per host and by the run's budget. The SDK obeys any Retry-After with
  * no cap and its wait cannot be aborted, so an answer asking to wait past the budget is marked not to retry.
  */
-export function cloudflareFetch(limiter: HostLimiter, budget: RunBudget): typeof fetch {
-  return (input, init) =>
+export function cloudflareFetch(
+  limiter: HostLimiter,
+  budget: RunBudget,
+  progress?: ProgressReporter,
+): typeof fetch {
+  const limited: typeof fetch = (input, init) =>
     limiter.forUrl(input instanceof Request ? input.url : String(input), async () => {
       budget.check();
       const signal = init?.signal ? AbortSignal.any([init.signal, budget.signal]) : budget.signal;
@@ -125,6 +133,7 @@ export function cloudflareFetch(limiter: HostLimiter, budget: RunBudget): typeof
         headers,
       });
     });
+  return progress ? cloudflareProgressFetch(limited, progress) : limited;
 }
 
 /** Checks that the configured endpoints are the real services' (or an emulator on this machine). */

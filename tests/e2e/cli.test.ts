@@ -84,7 +84,7 @@ test('apply then plan: exit 0 and 0', async () => {
   expect((await cli(['apply', '--config', world.configFile, '--state', state])).code).toBe(0);
   const plan = await cli(['plan', '--config', world.configFile, '--state', state]);
   expect(plan.code).toBe(0);
-  expect(plan.stdout).toContain('No changes. Everything is in sync.');
+  expect(plan.stdout).toContain('OK: everything is in sync (3 targets, no changes).');
 });
 
 test('usage errors exit 1', async () => {

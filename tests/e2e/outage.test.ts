@@ -102,7 +102,9 @@ describe('the outage story', () => {
     const plan = await runCli('plan', world, clock);
     expect(plan.exitCode).toBe(2);
     expect(plan.output).toContain('~ update api.contoso.com A 20.1.1.1 → 20.2.2.2');
-    expect(plan.output).toContain('+ add 20.2.2.2/32');
+    expect(plan.output).toContain('+ add 20.2.2.2');
+    // Addresses are shown one way: a single address without /32, in the plan as in the sources.
+    expect(plan.output).not.toContain('/32');
 
     const apply = await runCli('apply', world, clock);
     expect(apply.exitCode).toBe(0);
@@ -122,10 +124,11 @@ describe('the outage story', () => {
       'securityRule.put',
     ]);
     expect(Math.max(...allowlistWrites.map((r) => r.seq))).toBeLessThan(batch[0]!.seq);
+    // Reported in the order apply made them: allowlist additions, then DNS.
     expect(apply.report!.targets.map((t) => [t.name, t.status])).toEqual([
-      ['api-dns', 'changed'],
       ['backend-nsg', 'changed'],
       ['firewall-egress', 'changed'],
+      ['api-dns', 'changed'],
     ]);
 
     expect(rule().properties.sourceAddressPrefixes).toEqual(['20.1.1.1', '20.2.2.2/32']);

@@ -101,7 +101,10 @@ beforeEach(() => {
 describe('the outage story through the Functions handlers', () => {
   test('the timer adopts, and every applied change arrives as exactly one Reconcile.Change', async () => {
     await timer(TIMER, context('reconcileTimer'));
+    // In the order apply makes them (docs/cli.md#output): allowlists, then DNS.
     expect(changes()).toEqual([
+      expect.objectContaining({ target: 'backend-nsg', action: 'adopt', result: 'applied' }),
+      expect.objectContaining({ target: 'firewall-egress', action: 'adopt', result: 'applied' }),
       expect.objectContaining({
         target: 'api-dns',
         action: 'adopt',
@@ -109,8 +112,6 @@ describe('the outage story through the Functions handlers', () => {
         after: '20.1.1.1',
         result: 'applied',
       }),
-      expect.objectContaining({ target: 'backend-nsg', action: 'adopt', result: 'applied' }),
-      expect.objectContaining({ target: 'firewall-egress', action: 'adopt', result: 'applied' }),
     ]);
     expect(runs()).toEqual([
       expect.objectContaining({ trigger: 'timer', mode: 'enforce', outcome: 'changed' }),
@@ -148,9 +149,9 @@ describe('the outage story through the Functions handlers', () => {
     };
     expect(report.dryRun).toBe(true);
     expect(report.targets.map((t) => [t.name, t.changes.map((c) => `${c.action}:${c.result}`)])).toEqual([
-      ['api-dns', ['update:planned']],
       ['backend-nsg', ['add:planned']],
       ['firewall-egress', ['add:planned']],
+      ['api-dns', ['update:planned']],
     ]);
     expect(writes(world)).toBe(0);
     expect(changes().map((c) => c.result)).toEqual(['planned', 'planned', 'planned']);
@@ -161,13 +162,6 @@ describe('the outage story through the Functions handlers', () => {
     const response = await http(post(), context('reconcileHttp'));
     expect(response.status).toBe(200);
     expect(changes()).toEqual([
-      expect.objectContaining({
-        target: 'api-dns',
-        action: 'update',
-        before: '20.1.1.1',
-        after: '20.2.2.2',
-        result: 'applied',
-      }),
       expect.objectContaining({
         target: 'backend-nsg',
         action: 'add',
@@ -181,6 +175,13 @@ describe('the outage story through the Functions handlers', () => {
         action: 'add',
         before: '',
         after: '20.2.2.2/32',
+        result: 'applied',
+      }),
+      expect.objectContaining({
+        target: 'api-dns',
+        action: 'update',
+        before: '20.1.1.1',
+        after: '20.2.2.2',
         result: 'applied',
       }),
     ]);

@@ -52,7 +52,7 @@ describe('cloudflare.ipList and cloudflare.poolOrigins configuration', () => {
     ).toEqual([
       'targets[0].accountId: must be a 32-character hexadecimal Cloudflare ID',
       'targets[0].listId: required',
-      'targets[0].zoneId: unknown key',
+      'targets[0].zoneId: unknown key; the keys here are name, source, addresses, regions, adopt, type, accountId, listId',
     ]);
     expect(
       problems({

@@ -7,9 +7,18 @@ import {
 } from '../../lib/config/load';
 import { parseDuration, formatDuration } from '../../lib/config/duration';
 import { configJsonSchema, TARGET_EXAMPLES } from '../../lib/config/schema';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync as makeTempDir, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Temporary folders of this file, removed when it ends. */
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string): string => {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 const APIM = '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ApiManagement/service/contoso';
 const RULE =
@@ -76,7 +85,10 @@ describe('parseConfig', () => {
     const doc = { ...valid(), safety: { retireAfer: 'PT2H' } };
     (doc.targets[1] as Record<string, unknown>).adpot = true;
     expect(problems(doc)).toEqual(
-      expect.arrayContaining(['targets[1].adpot: unknown key', 'safety.retireAfer: unknown key']),
+      expect.arrayContaining([
+        'targets[1].adpot: unknown key; did you mean "adopt"?',
+        'safety.retireAfer: unknown key; did you mean "retireAfter"?',
+      ]),
     );
   });
 
@@ -279,7 +291,7 @@ describe('fleet sources', () => {
       expect.arrayContaining([
         'sources.fleet.query.tag: must be "name=value" (no quotes or backslashes)',
         'sources.fleet.query.subscriptions[0]: must be a subscription ID (a GUID)',
-        'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag)',
+        'sources.other: needs "resourceId" (one APIM service) or "query" (a fleet found by tag); did you mean "resourceId" instead of "resourceid"?',
       ]),
     );
   });

@@ -89,8 +89,19 @@ describe('credentials go only to the real services or to an emulator on this mac
     'https://management.azure.com',
     'https://management.usgovcloudapi.net',
     'https://management.chinacloudapi.cn',
-    'https://127.0.0.1:4443',
   ])('accepts %s', (endpoint) => expect(() => checkSettings(config(endpoint), settings)).not.toThrow());
+
+  it('accepts an emulator on this machine only with RECONCILER_AZURE_TOKEN: never a real identity there', () => {
+    const emulator = config('https://127.0.0.1:4443');
+    expect(() => checkSettings(emulator, { ...settings, azureToken: 'emulator-token' })).not.toThrow();
+    expect(() => checkSettings(emulator, settings)).toThrow(
+      /https:\/\/127\.0\.0\.1:4443 is on this machine \(an emulator\): set RECONCILER_AZURE_TOKEN/,
+    );
+    // Not even the app's managed identity.
+    expect(() => checkSettings(emulator, { ...settings, azureClientId: 'client-id' })).toThrow(
+      /a managed identity's or az login's token is never sent to a loopback address/,
+    );
+  });
 
   it('refuses any other Resource Manager host, naming the ones it takes', () => {
     expect(() => checkSettings(config('https://management.example.net'), settings)).toThrow(

@@ -331,19 +331,20 @@ describe('reconcile', () => {
 
     const report = await reconcile(deps, { trigger: 'cli' });
 
-    expect(report.targets.map((t) => [t.name, t.status])).toEqual([
-      ['api-dns', 'changed'],
-      ['egress', 'changed'],
-      ['broken', 'failed'],
+    const target = (name: string) => report.targets.find((t) => t.name === name)!;
+    expect(['api-dns', 'egress', 'broken'].map((n) => target(n).status)).toEqual([
+      'changed',
+      'changed',
+      'failed',
     ]);
-    expect(report.targets[2]!.error).toContain('HTTP 403 AuthorizationFailed');
+    expect(target('broken').error).toContain('HTTP 403 AuthorizationFailed');
     expect(report.outcome).toBe('partial');
     expect(journal).toEqual(['allowlist-add:egress:applied', 'dns:api-dns:applied']);
     expect(dns.content).toEqual(['20.2.2.2']);
     // The new address is added; the old one stays, its removal due but waiting for a run that sees everything.
     expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.1.1.1/32', '20.2.2.2/32']);
-    expect(report.targets[1]!.changes.map((c) => c.action)).toEqual(['add']);
-    expect(report.targets[1]!.deferred).toEqual([
+    expect(target('egress').changes.map((c) => c.action)).toEqual(['add']);
+    expect(target('egress').deferred).toEqual([
       { entry: '20.1.1.1/32', retiresAt: '2026-11-27T09:00:00.000Z', heldBy: 'UnreadableTarget' },
     ]);
     // Its departure is remembered, so it goes as soon as every target can be read.
