@@ -25,14 +25,17 @@ import { FAST, storyWorld } from '../support/world';
 /**
  * The status page as a person reads it during an incident (docs/operations.md#the-status-page): the real status
  * handler, over a tiny HTTP server, against state the real runtime saved in Azurite after the outage story, loaded in
- * a real headless Chromium at a phone's size. The screenshot it takes is the one in docs/images/.
+ * a real headless Chromium at a phone's size. It takes a screenshot into a temporary folder; with
+ * UPDATE_SCREENSHOT=1 it writes the one in docs/images/ instead (so a test run never dirties the working tree).
  *
  * Chromium is Debian's (`apt-get install -y chromium`, which .ci/run does); playwright-core drives it and never
  * downloads a browser. Without Chromium this test fails: it is not skipped.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'images', 'status-page.png');
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? join(__dirname, '..', '..', 'docs', 'images', 'status-page.png')
+  : join(tmpdir(), `apim-ip-reconciler-status-page-${process.pid}.png`);
 const FUNCTION_KEY = 'status-page-test-key';
 
 let azurite: Azurite;
@@ -216,6 +219,7 @@ test('a browser gets the status page: what needs attention first, readable on a 
   mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   expect(readFileSync(SCREENSHOT).subarray(1, 4).toString()).toBe('PNG');
+  if (!process.env.UPDATE_SCREENSHOT) rmSync(SCREENSHOT, { force: true });
 }, 60_000);
 
 test('a run in progress shows as running, naming it', async () => {
