@@ -60,6 +60,11 @@ const safety = z.strictObject({
   maxRemovalsPerTarget: z.number().int().min(0).default(4),
   /** The longest one run may take, retry waits included (the Functions timeout is 10 minutes). */
   runBudget: duration.default('PT8M'),
+  /**
+   * How long DNS and pool origins wait for the allowlists' additions before they move anyway: after a reactivation
+   * the old inbound IP is dead, and a firewall policy write can take minutes (docs/configuration.md, safety).
+   */
+  dnsWaitForAllowlists: duration.default('PT30S'),
   minPrefixLength: z
     .strictObject({
       ipv4: z.number().int().min(1).max(32).default(28),
@@ -84,6 +89,7 @@ export const configSchema = z.strictObject({
   safety: safety.default({
     retireAfter: 'PT1H',
     runBudget: 'PT8M',
+    dnsWaitForAllowlists: 'PT30S',
     maxRemovalsPerTarget: 4,
     minPrefixLength: { ipv4: 28, ipv6: 124 },
   }),

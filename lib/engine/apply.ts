@@ -11,12 +11,17 @@ import type { Planned } from './work';
  */
 export async function applyInPhases(writing: Planned[], run: PrepareContext): Promise<void> {
   const phase = sharedPhases(writing);
-  for (const [, group] of inPhases(writing.map((item) => ({ item, phase: phase(item) })))) {
-    await applyGroup(
-      group.map((g) => g.item),
-      run,
-    );
+  const phases = new Map(inPhases(writing.map((item) => ({ item, phase: phase(item) }))));
+  const items = (p: Phase) => (phases.get(p) ?? []).map((g) => g.item);
+  // Allowlists gain first, and DNS waits for them, but only so long: a slow write (a firewall policy takes
+  // minutes) goes on while DNS moves, and the removals wait for every addition.
+  const additions = applyGroup(items('allowlist-add'), run);
+  if (items('dns').length > 0) {
+    await (run.wait ? Promise.race([additions, run.wait(run.dnsWaitMs)]) : additions);
+    await applyGroup(items('dns'), run);
   }
+  await additions;
+  await applyGroup(items('allowlist-remove'), run);
 }
 
 /**

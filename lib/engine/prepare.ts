@@ -22,6 +22,10 @@ export interface PrepareContext {
   sources: Map<string, ObservedSource>;
   /** The state as it is now: a re-plan after a lost race sees what the announce stage saved. */
   state(): State;
+  /** Resolves after `ms` (a timer, injected); without it DNS waits for every allowlist addition. */
+  wait?: (ms: number) => Promise<void>;
+  /** How long DNS waits for the allowlists' additions (safety.dnsWaitForAllowlists). */
+  dnsWaitMs: number;
 }
 
 export interface Prepared {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parseDuration } from '../config/duration';
 import type { Config } from '../config/schema';
 import type { FleetResolver, SourceReader } from '../source/observation';
 import type { State, StateStore, Versioned } from '../state/store';
@@ -31,6 +32,8 @@ export interface EngineDependencies {
   clock: Clock;
   mode: Mode;
   newRunId?: () => string;
+  /** A timer: lets DNS stop waiting for slow allowlist writes (safety.dnsWaitForAllowlists). */
+  wait?: (ms: number) => Promise<void>;
 }
 
 export interface ReconcileOptions {
@@ -75,6 +78,8 @@ export async function reconcile(deps: EngineDependencies, options: ReconcileOpti
     force,
     sources: world.sources,
     state: () => state.value,
+    wait: deps.wait,
+    dnsWaitMs: parseDuration(deps.config.safety.dnsWaitForAllowlists) ?? 30_000,
   };
   const candidates = world.expansion.targets.map((t) => candidateOf(t, deps.drivers));
   const prepared = await prepare(candidates, run);

@@ -132,6 +132,11 @@ export function createReconciler(options: WiringOptions): Reconciler {
     recorder: options.recorder,
     clock: options.clock ?? systemClock,
     mode: settings.mode,
+    wait: (ms: number) =>
+      new Promise<void>((resolve) => {
+        // Never keeps the process alive: the run awaits the writes themselves anyway.
+        setTimeout(resolve, ms).unref();
+      }),
   };
   return {
     async run(runOptions) {

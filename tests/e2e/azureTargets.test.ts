@@ -9,11 +9,13 @@ import { AppServiceDriver } from '../../lib/targets/appServiceAccessRestriction/
 import {
   APIM_ID,
   ARM_TOKEN,
+  RECORD_NAME,
   RULE_ID,
   SUBSCRIPTION,
   reactivate,
   resetCounts,
   writes,
+  ZONE_ID,
   type World,
 } from '../../sandbox/story';
 import { runCli, storyWorld } from '../support/world';
@@ -207,6 +209,49 @@ describe('azure.firewallPolicyRule', () => {
       '20.1.1.1/32',
       '20.2.2.2/32',
     ]);
+  });
+
+  it('lets DNS move while a slow firewall write goes on (safety.dnsWaitForAllowlists), then waits for it', async () => {
+    await world.close();
+    world = await storyWorld({ ruleCollectionGroupPolls: 300 });
+    seedFirewall();
+    const dns = {
+      name: 'api-dns',
+      type: 'cloudflare.dnsRecords',
+      source: 'prod',
+      zoneId: ZONE_ID,
+      recordName: RECORD_NAME,
+      adopt: true,
+    };
+    const file = join(world.dir, 'slow-firewall.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        sources: { prod: { resourceId: APIM_ID } },
+        targets: [firewallTarget(), dns],
+        safety: { dnsWaitForAllowlists: 'PT0.1S' },
+        azure: { resourceManagerEndpoint: world.arm.url },
+        cloudflare: { baseUrl: world.cloudflare.baseUrl },
+      }),
+    );
+    expect((await runCli('apply', world, clock, { config: file })).exitCode).toBe(0);
+    reactivate(world, '20.2.2.2');
+    resetCounts(world);
+
+    const moved = await runCli('apply', world, clock, { config: file });
+
+    expect(moved.exitCode).toBe(0);
+    const seqOf = (records: Array<{ seq: number; route: string }>, route: string) =>
+      records.filter((r) => r.route === route).map((r) => r.seq);
+    const put = seqOf(world.arm.requests, 'ruleCollectionGroup.put')[0]!;
+    const polls = seqOf(world.arm.requests, 'operation.get');
+    const batch = seqOf(world.cloudflare.requests, 'dnsRecords.batch')[0]!;
+    // The firewall write started first; DNS moved while its operation was still being polled; the run waited for
+    // that operation to end, and the rule holds the new address.
+    expect(put).toBeLessThan(batch);
+    expect(Math.max(...polls)).toBeGreaterThan(batch);
+    expect(apimRule().sourceAddresses).toEqual(['20.1.1.1', '20.2.2.2/32']);
+    expect(moved.report!.targets.every((t) => t.status === 'changed')).toBe(true);
   });
 
   it('waits for a policy whose own update is running (FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting)', async () => {

@@ -12,6 +12,7 @@ export const SAFETY: SafetyConfig = {
   retireAfter: 'PT1H',
   maxRemovalsPerTarget: 4,
   runBudget: 'PT8M',
+  dnsWaitForAllowlists: 'PT30S',
   minPrefixLength: { ipv4: 28, ipv6: 124 },
 };
 

@@ -62,6 +62,7 @@ describe('parseConfig', () => {
       retireAfter: 'PT1H',
       maxRemovalsPerTarget: 4,
       runBudget: 'PT8M',
+      dnsWaitForAllowlists: 'PT30S',
       minPrefixLength: { ipv4: 28, ipv6: 124 },
     });
     expect(config.azure.resourceManagerEndpoint).toBe('https://management.azure.com');

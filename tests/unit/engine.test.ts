@@ -355,6 +355,28 @@ describe('reconcile', () => {
     expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.2.2.2/32']);
   });
 
+  it("starts an allowlist's retire clock only once its addition has succeeded", async () => {
+    const { deps, groups, store, clock } = setup([ipGroupTarget('egress')]);
+    groups.groups.set(group('egress'), { exists: true, marked: true, entries: ['20.1.1.1/32'] });
+    store.state.targets.egress = { resource: group('egress'), owned: ['20.1.1.1/32'], departed: {} };
+
+    // The source moved to 20.2.2.2 but the addition fails: nothing about the old address is remembered yet.
+    groups.outcomes = ['failed'];
+    expect((await reconcile(deps, { trigger: 'timer' })).outcome).toBe('failed');
+    expect(store.state.targets.egress!.departed).toEqual({});
+
+    // Two hours later the addition goes in; the old address stays for retireAfter counted from now.
+    clock.advance(2 * 3_600_000);
+    await reconcile(deps, { trigger: 'timer' });
+    expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.1.1.1/32', '20.2.2.2/32']);
+    clock.advance(3_600_000 - 1);
+    await reconcile(deps, { trigger: 'timer' });
+    expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.1.1.1/32', '20.2.2.2/32']);
+    clock.advance(1);
+    await reconcile(deps, { trigger: 'timer' });
+    expect(groups.groups.get(group('egress'))!.entries).toEqual(['20.2.2.2/32']);
+  });
+
   it('records one Change per change and one Run per run, each with runId, trigger and mode', async () => {
     const { deps, groups, recorder } = setup([ipGroupTarget('egress')]);
     groups.groups.set(group('egress'), { exists: true, marked: true, entries: [] });
