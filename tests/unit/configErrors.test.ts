@@ -69,7 +69,7 @@ test('a key with nothing close says which keys the object takes', () => {
   expect(
     problems({ sources: { prod: { resourceId: APIM } }, targets: [], safety: { zzzzzzzzzz: 1 } }),
   ).toContain(
-    'safety.zzzzzzzzzz: unknown key; the keys here are retireAfter, maxRemovalsPerTarget, runBudget, minPrefixLength',
+    'safety.zzzzzzzzzz: unknown key; the keys here are retireAfter, maxRemovalsPerTarget, runBudget, dnsWaitForAllowlists, minPrefixLength',
   );
 });
 
